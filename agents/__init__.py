@@ -1,0 +1,1 @@
+"""agents layer of adcluster (see docs/architecture.md)."""

@@ -1,0 +1,43 @@
+"""`adcluster`: the command line. Run `adcluster --help` for the commands."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from app.sandbox_cli import sandbox_app
+
+app = typer.Typer(
+    name="adcluster",
+    help="Cross-platform ad optimisation (Meta, X, TikTok) under human approval. "
+    "Everything runs offline against a built-in sandbox of the three platforms.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(sandbox_app, name="sandbox")
+
+
+@app.callback()
+def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="log debug output")) -> None:
+    from app.settings import Settings
+
+    level = logging.DEBUG if verbose else Settings().log_level
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+@app.command()
+def demo(
+    days: int = typer.Option(3, min=1, max=60, help="simulated days to advance"),
+    seed: int = typer.Option(7, min=0, help="market seed"),
+) -> None:
+    """Start the sandbox, show its world, advance the clock and show what the market delivered."""
+    from app.demo import run_demo
+
+    run_demo(days=days, seed=seed)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,120 @@
+"""`make demo` until the agent graph exists: the sandbox's world and a few days of its market."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from app.sandbox_cli import print_world
+from app.sandbox_runner import running_sandbox
+from sandbox.market.config import WorldConfig
+from sandbox.market.market import Market
+
+EXPONENT = {"JPY": 0}
+
+
+def money(micros: int, currency: str) -> str:
+    exp = EXPONENT.get(currency, 2)
+    value = (Decimal(micros) / Decimal(10**6)).quantize(Decimal(1).scaleb(-exp))
+    return f"{value:,}"
+
+
+def spark(values: list[int]) -> str:
+    bars = "▁▂▃▄▅▆▇█"
+    top = max(values) or 1
+    return "".join(bars[min(len(bars) - 1, int(len(bars) * v / (top + 1)))] for v in values)
+
+
+async def _demo(base: str, days: int, console: Console) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        world = (await client.get("/_sandbox/world")).raise_for_status().json()
+        print_world(world, console)
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task(f"advancing the market {days} day(s)", total=days)
+            for _ in range(days):
+                (await client.post("/_sandbox/clock/advance", json={"days": 1})).raise_for_status()
+                progress.advance(task)
+        clock = (await client.get("/_sandbox/clock")).raise_for_status().json()
+        today = dt.date.fromisoformat(clock["date"])
+        since, until = today - dt.timedelta(days=days), today - dt.timedelta(days=1)
+        table = Table(title=f"What the market delivered {since} .. {until} (as reported on {today})")
+        for col in (
+            "platform",
+            "currency",
+            "spend",
+            "impressions",
+            "clicks",
+            "CTR",
+            "purchases",
+            "CPA",
+            "ROAS",
+            "by day",
+        ):
+            table.add_column(
+                col, justify="right" if col not in ("platform", "currency") else "left", no_wrap=True
+            )
+        for acc in world["accounts"]:
+            rep = (
+                (
+                    await client.get(
+                        "/_sandbox/ledger",
+                        params={
+                            "account_id": acc["id"],
+                            "since": since.isoformat(),
+                            "until": until.isoformat(),
+                            "limit": 100_000,
+                        },
+                    )
+                )
+                .raise_for_status()
+                .json()
+            )
+            t: dict[str, Any] = rep["totals"]
+            cur = rep["currency"]
+            by_day = [
+                sum(
+                    r["spend_micros"]
+                    for r in rep["rows"]
+                    if r["date"] == (since + dt.timedelta(d)).isoformat()
+                )
+                for d in range(days)
+            ]
+            ctr = f"{100 * t['clicks'] / t['impressions']:.2f}%" if t["impressions"] else "-"
+            cpa = money(t["spend_micros"] // t["conversions"], cur) if t["conversions"] else "-"
+            roas = f"{t['value_micros'] / t['spend_micros']:.2f}" if t["spend_micros"] else "-"
+            table.add_row(
+                acc["platform"],
+                cur,
+                money(t["spend_micros"], cur),
+                f"{t['impressions']:,}",
+                f"{t['clicks']:,}",
+                ctr,
+                str(t["conversions"]),
+                cpa,
+                roas,
+                spark(by_day),
+            )
+        console.print(table)
+        console.print(
+            "Purchases on the last days are still arriving: later reports restate them, "
+            "as real platforms do within their attribution windows."
+        )
+
+
+def run_demo(*, days: int, seed: int) -> None:
+    console = Console()
+    console.print(
+        "[bold]adcluster demo[/]: starting the sandbox (Meta, X and TikTok over a simulated market)…"
+    )
+    market = Market(WorldConfig(seed=seed))
+    with running_sandbox(market) as base:
+        console.print(f"sandbox listening on {base}")
+        asyncio.run(_demo(base, days, console))
+    console.print("sandbox stopped cleanly.")

@@ -1,0 +1,1 @@
+"""Prompt templates, one plain-text file per prompt, loaded by name."""

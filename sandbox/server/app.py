@@ -1,0 +1,64 @@
+"""The sandbox ASGI app: one market, the admin API, uniform JSON errors, never a crash."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sandbox.market.errors import MarketError, UnknownEntityError
+from sandbox.market.market import Market
+from sandbox.server import admin
+
+logger = logging.getLogger(__name__)
+
+
+def _error(status: int, kind: str, message: str, **extra: object) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"error": {"type": kind, "message": message, **extra}})
+
+
+def create_app(market: Market) -> FastAPI:
+    app = FastAPI(
+        title="adcluster sandbox",
+        version="0.1.0",
+        description="Emulated Meta, X and TikTok ad APIs over one seeded simulated market.",
+    )
+    app.state.market = market
+    app.include_router(admin.router)
+
+    @app.exception_handler(UnknownEntityError)
+    async def _unknown(_: Request, exc: UnknownEntityError) -> JSONResponse:
+        return _error(404, "unknown_entity", str(exc))
+
+    @app.exception_handler(MarketError)
+    async def _market(_: Request, exc: MarketError) -> JSONResponse:
+        return _error(400, type(exc).__name__, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        return _error(400, "invalid_request", "; ".join(problems))
+
+    @app.exception_handler(ValidationError)
+    async def _invalid_model(_: Request, exc: ValidationError) -> JSONResponse:
+        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        return _error(400, "invalid_request", "; ".join(problems))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return _error(404, "unknown_route", f"no route {request.method} {request.url.path}")
+        if exc.status_code == 405:
+            return _error(405, "method_not_allowed", f"{request.method} is not allowed on {request.url.path}")
+        return _error(exc.status_code, "http_error", str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("sandbox error on %s %s", request.method, request.url.path)
+        return _error(500, "internal_error", f"{type(exc).__name__}: {exc}")
+
+    return app

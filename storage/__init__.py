@@ -1,0 +1,1 @@
+"""storage layer of adcluster (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""tools layer of adcluster (see docs/architecture.md)."""
