@@ -178,6 +178,7 @@ class Market:
                         "ad_id": ad_id,
                         "adset_id": adset.id,
                         "creative_id": self.world.ads[ad_id].creative_id,
+                        "creative_ctr": float(terms.ctr_mix[a]),
                         "ctr": ctr,
                         "cvr": cvr,
                         "aov": float(np.exp(base.log_aov) @ terms.weights),
