@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import sys
 from decimal import Decimal
 from typing import Any
 
@@ -109,7 +110,7 @@ async def _demo(base: str, days: int, console: Console) -> None:
 
 
 def run_demo(*, days: int, seed: int) -> None:
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=120)
     console.print(
         "[bold]adcluster demo[/]: starting the sandbox (Meta, X and TikTok over a simulated market)…"
     )

@@ -259,3 +259,13 @@ def test_the_clock_refuses_to_go_backwards_and_stays_put() -> None:
         with pytest.raises(ClockError):
             market.advance(**kwargs)
     assert market.now() == before
+
+
+def test_ground_truth_curves_rise_with_bid_and_flatten_with_spend(small_market: Market) -> None:
+    account = next(iter(small_market.world.accounts))
+    for truth in small_market.adset_truth(account):
+        auction = [(p["win_rate"], p["cpm"], p["impressions_available"]) for p in truth["auction"]["points"]]
+        assert auction == sorted(auction)
+        response = truth["response"]["points"]
+        gains = [b["conversions"] / b["spend"] for b in response]
+        assert gains == sorted(gains, reverse=True)

@@ -44,6 +44,7 @@ class AdSetPlan:
     targeting_idx: np.ndarray  # [H]
     terms: list[TargetingTerms]
     win_rate: np.ndarray  # [H]
+    bid_ctr: np.ndarray  # [H] the CTR the auction uses to turn a cost-per-click bid into a CPM cap
     capacity: np.ndarray  # [H] daily impressions available at this win rate and targeting
     scale_usd: np.ndarray  # [H] response scale S (USD/day)
     budget_usd: np.ndarray  # [H] daily budget in force (its share, under a campaign budget)
@@ -244,6 +245,7 @@ class Planner:
             targeting_idx=tidx,
             terms=terms,
             win_rate=win,
+            bid_ctr=adset_ctr,
             capacity=capacity,
             scale_usd=scale,
             budget_usd=budget,

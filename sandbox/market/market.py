@@ -26,7 +26,7 @@ from sandbox.market.errors import InvalidQueryError, MarketError
 from sandbox.market.ledger import Ledger, LedgerFrame
 from sandbox.market.oracle import Curve, expected_conversions, water_fill
 from sandbox.market.segments import DIMENSIONS, SEGMENT_INDEX, SEGMENTS, Targeting
-from sandbox.market.truth import AUCTION_CENTRE, AUCTION_WIDTH, TrueModel
+from sandbox.market.truth import AUCTION_CENTRE, AUCTION_WIDTH, CPM_AT_ZERO_WIN, TrueModel
 from sandbox.market.worldgen import build_world, round_minor
 
 logger = logging.getLogger(__name__)
@@ -278,6 +278,13 @@ class Market:
                             "scale": curve.scale,
                             "saturation_spend": params.SATURATION_SCALES * curve.scale,
                             "conversions_per_impression": curve.conversions_per_impression,
+                            "points": [
+                                {
+                                    "spend": x * curve.scale,
+                                    "conversions": float(curve.conversions(x * curve.scale)),
+                                }
+                                for x in (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+                            ],
                         },
                         "auction": {
                             "cpm_full_win": base.cpm_full_usd * fx,
@@ -286,6 +293,7 @@ class Market:
                             "bid_cap_micros": bid,
                             "win_rate": float(plan.win_rate[h]),
                             "cpm_paid": float(plan.cpm_eff_usd[h] * fx),
+                            "points": self._auction_points(plan, h, fx),
                         },
                         "budget": float(plan.budget_usd[h] * fx),
                         "expected_spend": spend,
@@ -336,6 +344,29 @@ class Market:
                     "cpa": spend / conv if conv > 0 else None,
                 }
             return out
+
+    def _auction_points(self, plan: Any, h: int, fx: float) -> list[dict[str, float]]:
+        """Win rate, CPM paid and daily impressions available at a grid of cost-per-click bids."""
+        base = self.truth.adset(plan.adset_id)
+        ctr = float(plan.bid_ctr[h])
+        if ctr <= 0:
+            return []
+        full = float(plan.capacity[h] / plan.win_rate[h]) if plan.win_rate[h] > 0 else 0.0
+        cpm_now = float(plan.scale_usd[h] * 1000.0 / plan.capacity[h]) if plan.capacity[h] > 0 else 0.0
+        cpm_full = cpm_now / (CPM_AT_ZERO_WIN + (1 - CPM_AT_ZERO_WIN) * float(plan.win_rate[h]))
+        points = []
+        for mult in (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0):
+            bid_usd = mult * AUCTION_CENTRE * base.cpm_full_usd / (1000.0 * ctr)
+            win = float(base.win_rate(bid_usd * ctr * 1000.0))
+            points.append(
+                {
+                    "bid_micros": round(bid_usd * fx * 1e6),
+                    "win_rate": win,
+                    "cpm": cpm_full * (CPM_AT_ZERO_WIN + (1 - CPM_AT_ZERO_WIN) * win) * fx,
+                    "impressions_available": full * win,
+                }
+            )
+        return points
 
     def _segment_values(self, plan: Any, h: int, fx: float) -> list[dict[str, Any]]:
         """True CPA, purchases per impression and impression share of every targeted dimension value."""
