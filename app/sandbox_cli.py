@@ -44,6 +44,21 @@ def build_config(seed: int | None, today: str | None, accounts: int, ads: int, d
         raise typer.BadParameter(problems) from None
 
 
+def open_market(
+    seed: int | None, today: str | None, accounts: int, ads: int, days: int, state_dir: Path | None
+):  # type: ignore[no-untyped-def]
+    """The market for CLI options (saved in the state dir when there is one), or a clear exit."""
+    from app.settings import Settings
+    from sandbox.market.errors import MarketError
+    from sandbox.market.market import Market
+
+    config = build_config(seed, today, accounts, ads, days)
+    try:
+        return Market.open(config, state_dir or Settings().sandbox_state_dir)
+    except MarketError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
 @sandbox_app.command()
 def serve(
     host: str = typer.Option(None, help="interface to listen on [default: 127.0.0.1]"),
@@ -59,16 +74,10 @@ def serve(
     import uvicorn
 
     from app.settings import Settings
-    from sandbox.market.errors import MarketError
-    from sandbox.market.market import Market
     from sandbox.server.app import create_app
 
     settings = Settings()
-    config = build_config(seed, today, accounts, ads, days)
-    try:
-        market = Market.open(config, state_dir or settings.sandbox_state_dir)
-    except MarketError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    market = open_market(seed, today, accounts, ads, days, state_dir)
     uvicorn.run(
         create_app(market),
         host=host or settings.sandbox_host,
@@ -107,10 +116,9 @@ def world(
         except httpx.HTTPError as exc:
             raise typer.BadParameter(f"cannot reach the sandbox at {url}: {exc}") from None
     else:
-        from sandbox.market.market import Market
         from sandbox.server.credentials import credentials_for
 
-        market = Market.open(build_config(seed, today, accounts, ads, days), state_dir)
+        market = open_market(seed, today, accounts, ads, days, state_dir)
         info = {**market.describe(), "credentials": credentials_for(market.config.seed).model_dump()}
     if as_json:
         typer.echo(json.dumps(info, indent=2))

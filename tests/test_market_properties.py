@@ -162,56 +162,40 @@ def test_changes_apply_from_the_next_hour_and_leave_the_past_alone(small_market:
     assert [r for r in after if r["hour"] >= 10]
 
 
+def _new_ad(market: Market, adset_id: str, headline: str, image: str = "new.jpg") -> str:
+    """Create a creative with this headline and an ad from it; return the ad id."""
+    account = market.world.adset(adset_id).account_id
+    creative = market.apply(
+        {
+            "kind": "create_creative",
+            "account_id": account,
+            "name": headline[:20],
+            "headline": headline,
+            "body": "Test body",
+            "image_name": image,
+        }
+    ).created_id
+    change = {"kind": "create_ad", "adset_id": adset_id, "creative_id": creative, "name": headline[:20]}
+    return str(market.apply(change).created_id)
+
+
 def test_new_ads_wait_for_review_and_draw_true_rates_from_their_content() -> None:
     a, b = Market(small_config()), Market(small_config())
     adset_id = _budgeted_running_adsets(a)[0]
     account = a.world.adset(adset_id).account_id
-    ids = []
-    for market, headline in ((a, "Run further, feel lighter"), (b, "Run further, feel lighter")):
-        creative = market.apply(
-            {
-                "kind": "create_creative",
-                "account_id": account,
-                "name": "new",
-                "headline": headline,
-                "body": "Test body",
-                "image_name": "new.jpg",
-            }
-        ).created_id
-        ad = market.apply(
-            {"kind": "create_ad", "adset_id": adset_id, "creative_id": creative, "name": "new ad"}
-        ).created_id
-        ids.append(ad)
-    assert ids[0] == ids[1]
-    ad = a.world.ad(ids[0])
+    first, twin = (
+        _new_ad(a, adset_id, "Run further, feel lighter"),
+        _new_ad(b, adset_id, "Run further, feel lighter"),
+    )
+    assert first == twin
+    ad = a.world.ad(first)
     assert ad.review_status(a.clock.now_hour) == "PENDING_REVIEW"
-    assert np.array_equal(a.truth.ad(ids[0]).log_ctr, b.truth.ad(ids[1]).log_ctr)
-    other = a.apply(
-        {
-            "kind": "create_creative",
-            "account_id": account,
-            "name": "other",
-            "headline": "A completely different promise",
-            "image_name": "other.jpg",
-        }
-    ).created_id
-    other_ad = a.apply(
-        {"kind": "create_ad", "adset_id": adset_id, "creative_id": other, "name": "o"}
-    ).created_id
-    assert not np.array_equal(a.truth.ad(other_ad).log_ctr, a.truth.ad(ids[0]).log_ctr)
+    assert np.array_equal(a.truth.ad(first).log_ctr, b.truth.ad(twin).log_ctr)
+    other = _new_ad(a, adset_id, "A completely different promise", image="other.jpg")
+    assert not np.array_equal(a.truth.ad(other).log_ctr, a.truth.ad(first).log_ctr)
     a.advance(days=1)
     assert ad.review_status(a.clock.now_hour) in ("APPROVED", "DISAPPROVED")
-    banned = a.apply(
-        {
-            "kind": "create_creative",
-            "account_id": account,
-            "name": "spam",
-            "headline": "Guaranteed miracle results",
-        }
-    ).created_id
-    spam = a.apply(
-        {"kind": "create_ad", "adset_id": adset_id, "creative_id": banned, "name": "spam"}
-    ).created_id
+    spam = _new_ad(a, adset_id, "Guaranteed miracle results")
     a.advance(days=1)
     assert a.world.ad(spam).review_status(a.clock.now_hour) == "DISAPPROVED"
     delivered = {

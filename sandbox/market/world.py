@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from sandbox.market.config import WorldConfig
 from sandbox.market.entities import Account, Ad, AdSet, Campaign, Creative, CustomAudience
 from sandbox.market.errors import UnknownEntityError
+
+T = TypeVar("T")
+
+
+def _get(table: dict[str, T], kind: str, entity_id: str) -> T:
+    try:
+        return table[entity_id]
+    except KeyError:
+        raise UnknownEntityError(kind, entity_id) from None
 
 
 class World(BaseModel):
@@ -29,34 +40,19 @@ class World(BaseModel):
         self.ads_by_adset.setdefault(ad.adset_id, []).append(ad.id)
 
     def account(self, account_id: str) -> Account:
-        try:
-            return self.accounts[account_id]
-        except KeyError:
-            raise UnknownEntityError("account", account_id) from None
+        return _get(self.accounts, "account", account_id)
 
     def campaign(self, campaign_id: str) -> Campaign:
-        try:
-            return self.campaigns[campaign_id]
-        except KeyError:
-            raise UnknownEntityError("campaign", campaign_id) from None
+        return _get(self.campaigns, "campaign", campaign_id)
 
     def adset(self, adset_id: str) -> AdSet:
-        try:
-            return self.adsets[adset_id]
-        except KeyError:
-            raise UnknownEntityError("adset", adset_id) from None
+        return _get(self.adsets, "adset", adset_id)
 
     def ad(self, ad_id: str) -> Ad:
-        try:
-            return self.ads[ad_id]
-        except KeyError:
-            raise UnknownEntityError("ad", ad_id) from None
+        return _get(self.ads, "ad", ad_id)
 
     def creative(self, creative_id: str) -> Creative:
-        try:
-            return self.creatives[creative_id]
-        except KeyError:
-            raise UnknownEntityError("creative", creative_id) from None
+        return _get(self.creatives, "creative", creative_id)
 
     def adsets_of(self, account_id: str) -> list[AdSet]:
         return [s for s in self.adsets.values() if s.account_id == account_id]
