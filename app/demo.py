@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import sys
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +12,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from app.console import make_console
 from app.sandbox_cli import print_world
 from app.sandbox_runner import running_sandbox
 from sandbox.market.config import WorldConfig
@@ -110,7 +110,7 @@ async def _demo(base: str, days: int, console: Console) -> None:
 
 
 def run_demo(*, days: int, seed: int) -> None:
-    console = Console() if sys.stdout.isatty() else Console(width=120)
+    console = make_console()
     console.print(
         "[bold]adcluster demo[/]: starting the sandbox (Meta, X and TikTok over a simulated market)…"
     )

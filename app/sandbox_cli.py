@@ -10,6 +10,8 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from app.console import make_console
+
 sandbox_app = typer.Typer(
     help="The offline sandbox of Meta, X and TikTok over a simulated market.", no_args_is_help=True
 )
@@ -123,7 +125,7 @@ def world(
     if as_json:
         typer.echo(json.dumps(info, indent=2))
         return
-    print_world(info, Console())
+    print_world(info, make_console())
 
 
 def print_world(info: dict, console: Console) -> None:  # type: ignore[type-arg]
