@@ -253,3 +253,13 @@ def test_ground_truth_curves_rise_with_bid_and_flatten_with_spend(small_market: 
         response = truth["response"]["points"]
         gains = [b["conversions"] / b["spend"] for b in response]
         assert gains == sorted(gains, reverse=True)
+
+
+def test_money_in_the_ledger_is_whole_minor_units(default_market: Market) -> None:
+    for account in default_market.world.accounts.values():
+        step = 10 ** (6 - params.CURRENCIES[account.currency].exponent)
+        frame = default_market.daily(
+            account.id, default_market.config.start_date, default_market.now().date, segments=True
+        )
+        assert (frame.columns["spend_micros"] % step == 0).all()
+        assert (frame.columns["value_micros"] % step == 0).all()

@@ -96,6 +96,7 @@ class Ledger:
         plan = self.planner.plan(adset_id, (d1 + 1) * 24)
         account = self.world.account(self.world.adset(adset_id).account_id)
         fx = params.CURRENCIES[account.currency].per_usd
+        step = _minor_step(account.currency)
         n_ads = len(plan.ad_ids)
         sl = slice(d0 * 24, (d1 + 1) * 24)
         t = np.arange(d0 * 24, (d1 + 1) * 24)
@@ -105,7 +106,8 @@ class Ledger:
         imps = keyed.poisson(exp_imps, keyed.uniform(self.seed, keys, t, STREAM_IMPS))
         clicks = keyed.binomial(imps, plan.ctr[:, sl], keyed.uniform(self.seed, keys, t, STREAM_CLICKS))
         conv = keyed.binomial(clicks, plan.cvr[:, sl], keyed.uniform(self.seed, keys, t, STREAM_CONV))
-        spend = np.rint(imps * plan.cpm_eff_usd[sl] * (fx * 1e3)).astype(np.int64)
+        # Money is whole minor units in every cell, so any sum prints exactly in the platform's units.
+        spend = np.rint(imps * plan.cpm_eff_usd[sl] * (fx * 1e3 / step)).astype(np.int64) * step
         shape = (n_ads, n_days, 24)
         imps, clicks, conv, spend = (a.reshape(shape) for a in (imps, clicks, conv, spend))
 
@@ -124,7 +126,9 @@ class Ledger:
         log_aov = self.truth.adset(adset_id).log_aov[seg]
         z = keyed.normal(self.seed, ukeys, unit_day, ordinal, STREAM_VALUE)
         sigma = params.ORDER_VALUE_SIGMA
-        value = np.rint(np.exp(log_aov + sigma * z - sigma**2 / 2) * fx * 1e6).astype(np.int64)
+        value = (
+            np.rint(np.exp(log_aov + sigma * z - sigma**2 / 2) * (fx * 1e6 / step)).astype(np.int64) * step
+        )
         return _Cells(
             d0=d0,
             imps=imps,
@@ -271,7 +275,10 @@ class Ledger:
             imps_tot[live] - clicks_tot[live], day_w[live] * jitter
         )
         base = self.truth.adset(plan.adset_id)
-        spend_seg = keyed.largest_remainder(spend_tot[live], imps_seg * base.cpm_factor[None, :])
+        step = _minor_step(self.world.account(self.world.adset(plan.adset_id).account_id).currency)
+        spend_seg = step * keyed.largest_remainder(
+            spend_tot[live] // step, imps_seg * base.cpm_factor[None, :]
+        )
 
         r, s = np.nonzero(imps_seg > 0)
         row = live[r]
@@ -325,6 +332,11 @@ class Ledger:
                     }
                 )
         return _frame(ad_ids, self.world.config.start_date, parts, segments=False, hourly=True)
+
+
+def _minor_step(currency: str) -> int:
+    """Micros per minor unit of the currency (10,000 for cents, 1,000,000 for yen)."""
+    return 10 ** (6 - params.CURRENCIES[currency].exponent)
 
 
 def _frame(
