@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from sandbox.market import keyed, params
-from sandbox.market.entities import Ad, AdSet, Campaign, Creative, Status
+from sandbox.market.entities import Ad, AdSet, Campaign, Creative, Image, Status
 from sandbox.market.errors import InvalidChangeError
 from sandbox.market.segments import Targeting
 from sandbox.market.world import World
@@ -84,6 +84,15 @@ class CreateCreative(_Change):
     link: str = "https://shop.example.com/"
 
 
+class CreateImage(_Change):
+    kind: Literal["create_image"] = "create_image"
+    account_id: str
+    hash: str = Field(pattern="^[0-9a-f]{32}$", description="MD5 of the image bytes, lower-case hex")
+    name: str = Field(min_length=1, max_length=400)
+    width: int = Field(gt=0, le=20_000)
+    height: int = Field(gt=0, le=20_000)
+
+
 class CreateAd(_Change):
     kind: Literal["create_ad"] = "create_ad"
     adset_id: str
@@ -100,7 +109,14 @@ class CreateAd(_Change):
 
 
 Change = Annotated[
-    UpdateCampaign | UpdateAdSet | UpdateAd | CreateCampaign | CreateAdSet | CreateCreative | CreateAd,
+    UpdateCampaign
+    | UpdateAdSet
+    | UpdateAd
+    | CreateCampaign
+    | CreateAdSet
+    | CreateCreative
+    | CreateImage
+    | CreateAd,
     Field(discriminator="kind"),
 ]
 CHANGE_ADAPTER: TypeAdapter[Any] = TypeAdapter(Change)
@@ -233,8 +249,21 @@ def apply_change(world: World, change: Any, *, hour: int, seq: int) -> AppliedCh
                 adset.set_from(f, hour, getattr(change, f))
             adset.set_from("bid_micros", hour, change.bid_micros or None)
             world.adsets[created] = adset
+        case CreateImage():
+            world.account(change.account_id)
+            image = Image(
+                account_id=change.account_id,
+                hash=change.hash,
+                name=change.name,
+                width=change.width,
+                height=change.height,
+                created_hour=hour,
+            )
+            created = world.add_image(image).hash
         case CreateCreative():
             world.account(change.account_id)
+            if change.image_hash is not None:
+                world.image(change.account_id, change.image_hash)
             created = new_id(world, seq, "creative")
             world.creatives[created] = Creative(
                 id=created,
@@ -247,6 +276,18 @@ def apply_change(world: World, change: Any, *, hour: int, seq: int) -> AppliedCh
                 cta=change.cta,
                 link=change.link,
             )
+            if change.image_hash is None:
+                creative = world.creatives[created]
+                world.add_image(
+                    Image(
+                        account_id=change.account_id,
+                        hash=creative.image_hash,
+                        name=creative.image_name,
+                        width=1080,
+                        height=1080,
+                        created_hour=hour,
+                    )
+                )
         case CreateAd():
             adset = world.adset(change.adset_id)
             _not_deleted(adset, hour, "ad set")

@@ -91,6 +91,21 @@ class Creative(BaseModel):
     link: str
 
 
+class Image(BaseModel):
+    """An uploaded ad image, known by its content hash within one account."""
+
+    account_id: str
+    hash: str
+    name: str
+    width: int
+    height: int
+    created_hour: int = 0
+
+    @property
+    def key(self) -> str:
+        return f"{self.account_id}:{self.hash}"
+
+
 class Campaign(Timelined):
     id: str
     account_id: str

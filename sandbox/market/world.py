@@ -7,7 +7,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from sandbox.market.config import WorldConfig
-from sandbox.market.entities import Account, Ad, AdSet, Campaign, Creative, CustomAudience
+from sandbox.market.entities import Account, Ad, AdSet, Campaign, Creative, CustomAudience, Image
 from sandbox.market.errors import UnknownEntityError
 
 T = TypeVar("T")
@@ -30,10 +30,18 @@ class World(BaseModel):
     ads: dict[str, Ad] = Field(default_factory=dict)
     creatives: dict[str, Creative] = Field(default_factory=dict)
     audiences: dict[str, CustomAudience] = Field(default_factory=dict)
+    images: dict[str, Image] = Field(default_factory=dict)  # keyed "<account_id>:<hash>"
     ads_by_adset: dict[str, list[str]] = Field(default_factory=dict)
 
     def add_account(self, account: Account) -> None:
         self.accounts[account.id] = account
+
+    def add_image(self, image: Image) -> Image:
+        """Register an image; an image already known by its hash is returned as it is."""
+        return self.images.setdefault(image.key, image)
+
+    def image(self, account_id: str, image_hash: str) -> Image:
+        return _get(self.images, "image", f"{account_id}:{image_hash}")
 
     def add_ad(self, ad: Ad) -> None:
         self.ads[ad.id] = ad

@@ -8,7 +8,7 @@ import math
 
 from sandbox.market import keyed
 from sandbox.market.config import WorldConfig
-from sandbox.market.entities import Account, Ad, AdSet, Campaign, Creative, CustomAudience, Status
+from sandbox.market.entities import Account, Ad, AdSet, Campaign, Creative, CustomAudience, Image, Status
 from sandbox.market.params import ACCOUNT_LOCALES, CURRENCIES, PLATFORMS
 from sandbox.market.segments import AGES, COUNTRIES, Platform, Targeting
 from sandbox.market.truth import true_scale_usd
@@ -268,6 +268,15 @@ def _build_ads(
             )
             creatives_by_combo[combo] = creative
             world.creatives[creative.id] = creative
+            world.add_image(
+                Image(
+                    account_id=acc_id,
+                    hash=creative.image_hash,
+                    name=creative.image_name,
+                    width=1080,
+                    height=1080,
+                )
+            )
         late = _u(seed, acc_id, "late", i) < 0.3
         created = 24 * int((cfg.days - 5) * _u(seed, acc_id, "created", i)) if late else 0
         ad = Ad(

@@ -6,12 +6,13 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sandbox.market.errors import MarketError, UnknownEntityError
 from sandbox.market.market import Market
+from sandbox.meta.api import MetaApi, MetaOptions
 from sandbox.server import admin
 
 logger = logging.getLogger(__name__)
@@ -21,7 +22,7 @@ def _error(status: int, kind: str, message: str, **extra: object) -> JSONRespons
     return JSONResponse(status_code=status, content={"error": {"type": kind, "message": message, **extra}})
 
 
-def create_app(market: Market) -> FastAPI:
+def create_app(market: Market, *, meta: MetaOptions | None = None) -> FastAPI:
     app = FastAPI(
         title="adcluster sandbox",
         version="0.1.0",
@@ -29,6 +30,19 @@ def create_app(market: Market) -> FastAPI:
     )
     app.state.market = market
     app.include_router(admin.router)
+    meta_api = MetaApi(market, meta)
+    app.state.meta = meta_api
+
+    async def platform(request: Request) -> Response:
+        """Every platform path: /v{N}.0/... is Meta's Graph API."""
+        first = request.path_params["first"]
+        rest = request.path_params.get("rest", "")
+        if first.startswith("v") and first[1:2].isdigit():
+            return await meta_api.handle(request, first, rest)
+        return _error(404, "unknown_route", f"no route {request.method} {request.url.path}")
+
+    for path in ("/{first}", "/{first}/", "/{first}/{rest:path}"):
+        app.add_api_route(path, platform, methods=["GET", "POST", "DELETE", "PUT"], include_in_schema=False)
 
     @app.exception_handler(UnknownEntityError)
     async def _unknown(_: Request, exc: UnknownEntityError) -> JSONResponse:

@@ -1,0 +1,1 @@
+"""The Meta Marketing API (Graph API) emulated over the sandbox market."""
