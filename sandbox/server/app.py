@@ -37,6 +37,16 @@ def create_app(market: Market, *, meta: MetaOptions | None = None) -> FastAPI:
         """Every platform path: /v{N}.0/... is Meta's Graph API."""
         first = request.path_params["first"]
         rest = request.path_params.get("rest", "")
+        if first == "_sandbox":
+            known = any(
+                getattr(r, "path_regex", None) and r.path_regex.match(request.url.path)
+                for r in admin.router.routes
+            )
+            if known:
+                return _error(
+                    405, "method_not_allowed", f"{request.method} is not allowed on {request.url.path}"
+                )
+            return _error(404, "unknown_route", f"no route {request.method} {request.url.path}")
         if first.startswith("v") and first[1:2].isdigit():
             return await meta_api.handle(request, first, rest)
         return _error(404, "unknown_route", f"no route {request.method} {request.url.path}")
