@@ -11,6 +11,7 @@ from contextlib import contextmanager
 import uvicorn
 
 from sandbox.market.market import Market
+from sandbox.meta.api import MetaOptions
 from sandbox.server.app import create_app
 
 
@@ -22,12 +23,19 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 @contextmanager
 def running_sandbox(
-    market: Market, *, host: str = "127.0.0.1", port: int | None = None, start_timeout: float = 20.0
+    market: Market,
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    start_timeout: float = 20.0,
+    meta: MetaOptions | None = None,
 ) -> Iterator[str]:
     """Serve `market` until the block ends; yields the base URL."""
     port = port or free_port(host)
     server = uvicorn.Server(
-        uvicorn.Config(create_app(market), host=host, port=port, log_level="warning", lifespan="off")
+        uvicorn.Config(
+            create_app(market, meta=meta), host=host, port=port, log_level="warning", lifespan="off"
+        )
     )
     thread = threading.Thread(target=server.run, name="adcluster-sandbox", daemon=True)
     thread.start()

@@ -116,7 +116,8 @@ class MetaApi:
                 form = await request.form()
                 for key, value in form.multi_items():
                     if hasattr(value, "read"):
-                        files[getattr(value, "filename", None) or key] = await value.read()
+                        # Graph names an upload by its part's field name (the SDK sends the file path).
+                        files[key] = await value.read()
                     else:
                         values[key] = str(value)
             else:
@@ -229,8 +230,11 @@ class MetaApi:
             raise errors.unknown_path(f"/me/{edge}" if edge else "/me")
         if edge is None:
             if method == "GET":
-                params.check_unused({"fields"} & set(params.values) | {"fields"})
-                return select_fields(self._object(view, node), params.fields(), self._type(node))
+                params.check_unused({"fields"})
+                obj = self._object(view, node)
+                # A report run answers with its status fields by default, as Graph does.
+                default = tuple(obj) if isinstance(node, ReportRun) else ("id",)
+                return select_fields(obj, params.fields(), self._type(node), default=default)
             if method == "DELETE" and isinstance(node, Campaign | AdSet | Ad):
                 return MetaWriter(view).delete(node)
             if method == "POST" and isinstance(node, Campaign | AdSet | Ad):
@@ -273,10 +277,11 @@ class MetaApi:
             case CustomAudience():
                 return view.audience_obj(node)
             case ReportRun():
-                self.runs.poll(node)
-                if node.finished:
+                obj = node.node()
+                self.runs.poll(node)  # each status read moves a healthy run one step along
+                if not obj["is_running"]:
                     self.throttle.async_run_finished(node.account_id, node.id)
-                return node.node()
+                return obj
         raise errors.unknown_object(str(node))
 
     def _list(

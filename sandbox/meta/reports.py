@@ -81,7 +81,6 @@ class ReportRuns:
 
     def poll(self, run: ReportRun) -> None:
         with self._lock:
-            was_finished = run.finished
             run.polls += 1
-            if run.finished and not was_finished:
+            if run.finished and not run.done_at:
                 run.done_at = time.time()
