@@ -71,17 +71,25 @@ def serve(
     ads: int = ADS,
     days: int = DAYS,
     state_dir: Path = STATE_DIR,
+    rate_limits: str = typer.Option(
+        "relaxed", "--rate-limits", help="Meta rate limits: real (standard tier), relaxed (10x) or off"
+    ),
 ) -> None:
-    """Serve the sandbox (admin API under /_sandbox/) until interrupted."""
+    """Serve the sandbox until interrupted: Meta's Graph API at /v{N}.0/, the admin API at /_sandbox/."""
     import uvicorn
 
     from app.settings import Settings
     from sandbox.server.app import create_app
 
     settings = Settings()
+    from sandbox.meta.api import MetaOptions
+    from sandbox.meta.throttle import RateLimitMode
+
+    if rate_limits not in {m.value for m in RateLimitMode}:
+        raise typer.BadParameter("--rate-limits must be real, relaxed or off")
     market = open_market(seed, today, accounts, ads, days, state_dir)
     uvicorn.run(
-        create_app(market),
+        create_app(market, meta=MetaOptions(rate_limits=RateLimitMode(rate_limits))),
         host=host or settings.sandbox_host,
         port=port or settings.sandbox_port,
         log_level="info",

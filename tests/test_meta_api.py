@@ -324,6 +324,22 @@ def test_creating_an_image_creative_and_ad_that_then_delivers(
             "time_range",
         ),
         (lambda g, a: g.get(f"/{a}/insights", fields="reach"), 400, 100, None, "reach"),
+        (
+            lambda g, a: g.client.post(
+                f"/{a}/campaigns", content=b'{"name": "x"}', headers={"content-type": "application/json"}
+            ),
+            400,
+            100,
+            None,
+            "form-encoded",
+        ),
+        (
+            lambda g, a: g.post(f"/{a}/adsets", name="x", campaign_id="1", targeting="{not json"),
+            400,
+            100,
+            None,
+            "campaign_id",
+        ),
     ],
 )
 def test_bad_requests_get_metas_own_errors_and_change_nothing(
