@@ -428,3 +428,56 @@ def test_usage_headers_rise_before_the_first_throttle(market: Market) -> None:
         assert error["code"] == 17 and error["error_subcode"] == 2446079 and error["is_transient"]
         assert usage == sorted(usage) and usage[0] < 10 and usage[-1] >= 90
         assert json.loads(response.headers["x-ad-account-usage"])["acc_id_util_pct"] == 100
+
+
+def test_creating_campaigns_and_ad_sets_with_budgets_where_meta_puts_them(
+    graph: Graph, market: Market, account: str
+) -> None:
+    cbo = graph.post(
+        f"/{account}/campaigns",
+        name="CBO test",
+        objective="OUTCOME_SALES",
+        status="ACTIVE",
+        special_ad_categories=[],
+        daily_budget=15000,
+    ).json()["id"]
+    plain = graph.post(
+        f"/{account}/campaigns", name="Ad set budgets", objective="OUTCOME_SALES", special_ad_categories=[]
+    ).json()["id"]
+    targeting = {
+        "age_min": 25,
+        "age_max": 65,
+        "geo_locations": {"countries": ["US", "GB"]},
+        "publisher_platforms": ["facebook", "instagram"],
+    }
+    under_cbo = graph.post(
+        f"/{account}/adsets",
+        name="under CBO",
+        campaign_id=cbo,
+        targeting=targeting,
+        billing_event="IMPRESSIONS",
+        optimization_goal="OFFSITE_CONVERSIONS",
+    ).json()["id"]
+    refused = graph.post(
+        f"/{account}/adsets", name="double budget", campaign_id=cbo, targeting=targeting, daily_budget=5000
+    )
+    assert refused.status_code == 400 and "campaign budget" in refused.json()["error"]["message"]
+    own = graph.post(
+        f"/{account}/adsets",
+        name="own budget",
+        campaign_id=plain,
+        targeting=targeting,
+        daily_budget=4200,
+        bid_amount=150,
+        bid_strategy="LOWEST_COST_WITH_BID_CAP",
+    ).json()["id"]
+    read = graph.get(f"/{own}", fields="daily_budget,bid_amount,bid_strategy,targeting,campaign_id").json()
+    assert read["daily_budget"] == "4200" and read["bid_amount"] == 150 and read["campaign_id"] == plain
+    assert read["targeting"]["age_min"] == 25 and read["targeting"]["geo_locations"]["countries"] == [
+        "US",
+        "GB",
+    ]
+    assert "daily_budget" not in graph.get(f"/{under_cbo}", fields="daily_budget").json()
+    assert graph.get(f"/{cbo}", fields="daily_budget").json()["daily_budget"] == "15000"
+    adset = market.world.adset(own)
+    assert adset.value_at("targeting", market.clock.now_hour).placements == ("feed", "stories")
