@@ -6,6 +6,7 @@ and throttles, then reads, writes, insights and async report runs, all answered 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import re
@@ -18,8 +19,9 @@ from urllib.parse import parse_qsl
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
+from sandbox.faults import MALFORMED_BODY, FaultInjector, FaultKind, truncate
 from sandbox.market import keyed
 from sandbox.market.entities import Account, Ad, AdSet, Campaign, Creative, CustomAudience, Image, Status
 from sandbox.market.market import Market
@@ -74,9 +76,19 @@ class MetaOptions:
     report_stall_rate: float = 0.02
 
 
+class _MalformedError(GraphError):
+    """Answered as a 200 whose body is not JSON at all (a proxy's error page)."""
+
+    def __init__(self) -> None:
+        super().__init__("malformed", code=0, http_status=200)
+
+
 class MetaApi:
-    def __init__(self, market: Market, options: MetaOptions | None = None) -> None:
+    def __init__(
+        self, market: Market, options: MetaOptions | None = None, faults: FaultInjector | None = None
+    ) -> None:
         self.market = market
+        self.faults = faults or FaultInjector()
         self.options = options or MetaOptions()
         creds = credentials_for(market.config.seed).meta
         self.token, self.app_secret = creds.access_token, creds.app_secret
@@ -87,25 +99,55 @@ class MetaApi:
 
     # -- HTTP -----------------------------------------------------------------------------------
 
-    async def handle(self, request: Request, version: str, path: str) -> JSONResponse:
+    async def handle(self, request: Request, version: str, path: str) -> Response:
         headers = {"facebook-api-version": version, "x-fb-rev": "1009999999"}
+        fault = self.faults.next_fault(Platform.META)
         try:
+            if fault is not None:
+                await self._inject(fault)
             if not VERSION.match(version):
                 raise errors.unknown_path(f"/{version}")
             params = await self._params(request)
+            base = str(request.base_url).rstrip("/") + f"/{version}"
             body, extra = await run_in_threadpool(
-                self.dispatch,
-                request.method,
-                path.strip("/"),
-                params,
-                str(request.base_url).rstrip("/") + f"/{version}",
-                request,
+                self.dispatch, request.method, path.strip("/"), params, base, request
             )
             headers.update(extra)
-            return JSONResponse(body, headers=headers)
+            response: Response = JSONResponse(body, headers=headers)
+        except _MalformedError:
+            return Response(MALFORMED_BODY, status_code=200, media_type="text/html")
         except GraphError as exc:
             headers.update(exc.headers)
-            return JSONResponse(exc.body(), status_code=exc.http_status, headers=headers)
+            response = JSONResponse(exc.body(), status_code=exc.http_status, headers=headers)
+        if fault is FaultKind.TRUNCATED:
+            return Response(truncate(bytes(response.body)), status_code=200, media_type="application/json")
+        return response
+
+    async def _inject(self, fault: FaultKind) -> None:
+        """Meta's own form of each fault; SLOW and TRUNCATED let the request through."""
+        config = self.faults.config(Platform.META)
+        match fault:
+            case FaultKind.SLOW:
+                await asyncio.sleep(config.slow_seconds if config else 0.0)
+            case FaultKind.RATE_LIMIT:
+                raise GraphError(
+                    "(#17) User request limit reached",
+                    code=17,
+                    subcode=2446079,
+                    is_transient=True,
+                    headers={"x-ad-account-usage": '{"acc_id_util_pct":100,"reset_time_duration":60}'},
+                )
+            case FaultKind.SERVER_ERROR:
+                raise GraphError(
+                    "An unexpected error has occurred. Please retry your request later.",
+                    code=2,
+                    http_status=500,
+                    is_transient=True,
+                )
+            case FaultKind.EXPIRED_TOKEN:
+                raise errors.expired_token()
+            case FaultKind.MALFORMED:
+                raise _MalformedError()
 
     async def _params(self, request: Request) -> GraphParams:
         values = dict(request.query_params)

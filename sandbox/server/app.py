@@ -10,10 +10,13 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from sandbox.faults import FaultInjector
 from sandbox.market.errors import MarketError, UnknownEntityError
 from sandbox.market.market import Market
 from sandbox.meta.api import MetaApi, MetaOptions
 from sandbox.server import admin
+from sandbox.tiktok.api import TikTokApi
+from sandbox.x.api import XApi
 
 logger = logging.getLogger(__name__)
 
@@ -30,11 +33,15 @@ def create_app(market: Market, *, meta: MetaOptions | None = None) -> FastAPI:
     )
     app.state.market = market
     app.include_router(admin.router)
-    meta_api = MetaApi(market, meta)
-    app.state.meta = meta_api
+    faults = FaultInjector()
+    app.state.faults = faults
+    meta_api = MetaApi(market, meta, faults)
+    x_api = XApi(market, faults)
+    tiktok_api = TikTokApi(market, faults)
+    app.state.meta, app.state.x, app.state.tiktok = meta_api, x_api, tiktok_api
 
     async def platform(request: Request) -> Response:
-        """Every platform path: /v{N}.0/... is Meta's Graph API."""
+        """Platform paths: /v{N}.{M}/ is Meta's Graph API, /{N}/ X's Ads API, /open_api/v1.3/ TikTok's."""
         first = request.path_params["first"]
         rest = request.path_params.get("rest", "")
         if first == "_sandbox":
@@ -49,6 +56,10 @@ def create_app(market: Market, *, meta: MetaOptions | None = None) -> FastAPI:
             return _error(404, "unknown_route", f"no route {request.method} {request.url.path}")
         if first.startswith("v") and first[1:2].isdigit():
             return await meta_api.handle(request, first, rest)
+        if first.isdigit():
+            return await x_api.handle(request, first, rest)
+        if first == "open_api" and rest.startswith("v1.3"):
+            return await tiktok_api.handle(request, rest[len("v1.3") :].strip("/"))
         return _error(404, "unknown_route", f"no route {request.method} {request.url.path}")
 
     for path in ("/{first}", "/{first}/", "/{first}/{rest:path}"):

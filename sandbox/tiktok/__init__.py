@@ -1,0 +1,1 @@
+"""The TikTok Business (Marketing) API emulated over the sandbox market."""

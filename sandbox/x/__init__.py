@@ -1,0 +1,1 @@
+"""The X (Twitter) Ads API emulated over the sandbox market."""
