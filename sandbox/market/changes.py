@@ -108,6 +108,16 @@ class CreateAd(_Change):
         return value
 
 
+class MarketEvent(_Change):
+    """Something the platform does on its own (for alerting and experiments), from the next hour."""
+
+    kind: Literal["event"] = "event"
+    event: Literal["spend_spike", "delivery_drop", "disapprove_ad", "stop_campaign"]
+    id: str = Field(description="ad set id (spend_spike, delivery_drop), ad id or campaign id")
+    hours: int | None = Field(default=None, ge=1, le=24 * 400, description="how long; None = until changed")
+    factor: float = Field(default=3.0, gt=1.0, le=50.0, description="spend multiplier of a spend spike")
+
+
 Change = Annotated[
     UpdateCampaign
     | UpdateAdSet
@@ -116,7 +126,8 @@ Change = Annotated[
     | CreateAdSet
     | CreateCreative
     | CreateImage
-    | CreateAd,
+    | CreateAd
+    | MarketEvent,
     Field(discriminator="kind"),
 ]
 CHANGE_ADAPTER: TypeAdapter[Any] = TypeAdapter(Change)
@@ -316,9 +327,31 @@ def apply_change(world: World, change: Any, *, hour: int, seq: int) -> AppliedCh
             )
             ad.set_from("status", hour, change.status)
             world.add_ad(ad)
+        case MarketEvent():
+            _apply_event(world, change, hour)
         case _:
             raise InvalidChangeError(f"unsupported change {change!r}")
     return AppliedChange(seq=seq, hour=hour, change=change, created_id=created)
+
+
+def _apply_event(world: World, event: MarketEvent, hour: int) -> None:
+    end = None if event.hours is None else hour + event.hours
+    match event.event:
+        case "spend_spike" | "delivery_drop":
+            adset = world.adset(event.id)
+            field, value = (
+                ("spend_factor", event.factor) if event.event == "spend_spike" else ("delivery_factor", 0.0)
+            )
+            adset.set_from(field, hour, value)
+            if end is not None:
+                adset.set_from(field, end, 1.0)
+        case "disapprove_ad":
+            world.ad(event.id).set_from("disapproved_by_platform", hour, 1.0)
+        case "stop_campaign":
+            camp = world.campaign(event.id)
+            camp.set_from("stopped_by_platform", hour, 1.0)
+            if end is not None:
+                camp.set_from("stopped_by_platform", end, 0.0)
 
 
 def _set(entity: Campaign | AdSet | Ad, hour: int, change: _Change, fields: tuple[str, ...]) -> None:

@@ -73,7 +73,8 @@ def ad_live(ad: Ad, hours: np.ndarray) -> np.ndarray:
     idx, values = ad.values_over("status", hours)
     status_ok = np.array([v == Status.ACTIVE for v in values] + [False])[idx]
     reviewed = hours >= ad.created_hour + ad.review_hours
-    return status_ok & reviewed & (not ad.disapproved) & (hours >= ad.created_hour)
+    taken_down = ad.numeric_over("disapproved_by_platform", hours, missing=0.0) > 0
+    return status_ok & reviewed & (not ad.disapproved) & (hours >= ad.created_hour) & ~taken_down
 
 
 def adset_running(world: World, adset: AdSet, hours: np.ndarray) -> np.ndarray:
@@ -83,6 +84,7 @@ def adset_running(world: World, adset: AdSet, hours: np.ndarray) -> np.ndarray:
     ok = np.array([v == Status.ACTIVE for v in cv] + [False])[ci]
     ok &= np.array([v == Status.ACTIVE for v in sv] + [False])[si]
     ok &= hours >= adset.created_hour
+    ok &= ~(camp.numeric_over("stopped_by_platform", hours, missing=0.0) > 0)
     end = adset.numeric_over("end_hour", hours)
     return ok & ~(np.isfinite(end) & (hours >= end))
 
@@ -224,7 +226,11 @@ class Planner:
         active = adset_running(world, adset, hours) & (qsum > 0)
         budget = self._budget_usd(adset, hours, fx)
         pace = self.pacing(adset_key, n_days)[days]
-        spend_day = np.minimum(budget * pace, params.SATURATION_SCALES * scale) * active
+        # Market events: a spend spike multiplies what the platform spends past the usual cap (buying
+        # little extra delivery), a delivery drop takes both spend and delivery down.
+        spike = adset.numeric_over("spend_factor", hours, missing=1.0)
+        drop = adset.numeric_over("delivery_factor", hours, missing=1.0)
+        spend_day = np.minimum(budget * pace, params.SATURATION_SCALES * scale) * active * spike * drop
         imps_day = capacity * (1.0 - np.exp(-spend_day / scale))
         exp_imps = (imps_day * profile)[None, :] * shares
 

@@ -112,7 +112,8 @@ class Campaign(Timelined):
     name: str
     objective: str = "SALES"
     created_hour: int = 0
-    # timeline fields: status, daily_budget_micros (set only with a campaign-level budget)
+    # timeline fields: status, daily_budget_micros (set only with a campaign-level budget),
+    # stopped_by_platform (market event: the platform stopped delivery, e.g. a policy or billing hold)
 
     def has_campaign_budget(self, hour: int) -> bool:
         return self.value_at("daily_budget_micros", hour) is not None
@@ -128,7 +129,8 @@ class AdSet(Timelined):
     billing_event: str = "IMPRESSIONS"
     custom_audience_ids: list[str] = Field(default_factory=list)
     # timeline fields: status, daily_budget_micros, lifetime_budget_micros, end_hour,
-    # bid_micros (max cost per click; None = lowest cost), targeting (Targeting)
+    # bid_micros (max cost per click; None = lowest cost), targeting (Targeting),
+    # spend_factor and delivery_factor (market events: a spend spike, delivery dropping to zero)
 
 
 class Ad(Timelined):
@@ -141,9 +143,11 @@ class Ad(Timelined):
     created_hour: int = 0
     review_hours: int = 0  # hours from creation until review ends
     disapproved: bool = False
-    # timeline fields: status
+    # timeline fields: status, disapproved_by_platform (market event)
 
     def review_status(self, hour: int) -> ReviewStatus:
+        if self.value_at("disapproved_by_platform", hour):
+            return ReviewStatus.DISAPPROVED  # a market event: the platform took a live ad down
         if hour < self.created_hour + self.review_hours:
             return ReviewStatus.PENDING_REVIEW
         return ReviewStatus.DISAPPROVED if self.disapproved else ReviewStatus.APPROVED

@@ -96,15 +96,19 @@ class MetaView:
         return str(entity.value_at("status", self.hour) or Status.PAUSED)
 
     def campaign_effective(self, camp: Campaign) -> str:
-        return self.status(camp)
+        own = self.status(camp)
+        if own == Status.ACTIVE and camp.value_at("stopped_by_platform", self.hour):
+            return "WITH_ISSUES"  # stopped by the platform (a market event), not by the advertiser
+        return own
 
     def adset_effective(self, adset: AdSet) -> str:
         own = self.status(adset)
         if own != Status.ACTIVE:
             return own
-        return (
-            "CAMPAIGN_PAUSED" if self.status(self.world.campaign(adset.campaign_id)) != Status.ACTIVE else own
-        )
+        campaign = self.campaign_effective(self.world.campaign(adset.campaign_id))
+        if campaign == "WITH_ISSUES":
+            return campaign
+        return "CAMPAIGN_PAUSED" if campaign != Status.ACTIVE else own
 
     def ad_effective(self, ad: Ad) -> str:
         own = self.status(ad)
@@ -116,7 +120,7 @@ class MetaView:
         if own != Status.ACTIVE:
             return own
         parent = self.adset_effective(self.world.adset(ad.adset_id))
-        if parent == "CAMPAIGN_PAUSED":
+        if parent in ("CAMPAIGN_PAUSED", "WITH_ISSUES"):
             return parent
         if parent != Status.ACTIVE:
             return "ADSET_PAUSED"

@@ -11,10 +11,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from sandbox.market.changes import CHANGE_ADAPTER
+from sandbox.faults import FaultConfig
+from sandbox.market.changes import CHANGE_ADAPTER, MarketEvent
 from sandbox.market.errors import InvalidQueryError
 from sandbox.market.market import Market
-from sandbox.market.segments import Targeting
+from sandbox.market.segments import Platform, Targeting
 from sandbox.server.credentials import credentials_for
 
 router = APIRouter(prefix="/_sandbox", tags=["sandbox admin"])
@@ -106,6 +107,37 @@ def apply(market: MarketDep, body: Annotated[dict[str, Any], Body()]) -> dict[st
     """Apply one market change (update_campaign, update_adset, update_ad, create_*) from the next hour."""
     change = CHANGE_ADAPTER.validate_python(body)
     return market.apply(change).model_dump(mode="json")
+
+
+@router.get("/faults")
+def faults(request: Request) -> dict[str, Any]:
+    """Fault plans per platform, with request counts and faults injected so far."""
+    return request.app.state.faults.traffic()  # type: ignore[no-any-return]
+
+
+@router.put("/faults/{platform}")
+def set_faults(request: Request, platform: Platform, body: FaultConfig) -> dict[str, Any]:
+    """Switch faults on for one platform: a share of requests misbehave, drawn from the seed."""
+    request.app.state.faults.configure(platform, body)
+    return request.app.state.faults.traffic()[platform.value]  # type: ignore[no-any-return]
+
+
+@router.delete("/faults/{platform}")
+def clear_faults(request: Request, platform: Platform) -> dict[str, Any]:
+    request.app.state.faults.configure(platform, None)
+    return request.app.state.faults.traffic()[platform.value]  # type: ignore[no-any-return]
+
+
+@router.get("/traffic")
+def traffic(request: Request) -> dict[str, Any]:
+    """Requests per platform: total, in the last second, mean per second over the last minute."""
+    return request.app.state.faults.traffic()  # type: ignore[no-any-return]
+
+
+@router.post("/events")
+def event(market: MarketDep, body: MarketEvent) -> dict[str, Any]:
+    """A market event from the next hour: spend_spike, delivery_drop, disapprove_ad or stop_campaign."""
+    return market.apply(body).model_dump(mode="json")
 
 
 @router.get("/truth/ads")
