@@ -188,13 +188,9 @@ def test_delivery_drop_disapproval_and_a_stopped_campaign_show_in_figures_and_st
     assert not delivered & {a.id for a in market.world.ads_of(account) if a.campaign_id == other_campaign.id}
     assert delivered  # the rest of the account still delivers
     with _meta(url) as meta:
-        assert (
-            meta.get(f"/{live_ad.id}", params={"fields": "effective_status"}).json()["effective_status"] == "DISAPPROVED"
-        )
-        assert (
-            meta.get(f"/{other_campaign.id}", params={"fields": "effective_status"}).json()["effective_status"]
-            == "WITH_ISSUES"
-        )
+        fields = {"fields": "effective_status"}
+        assert meta.get(f"/{live_ad.id}", params=fields).json()["effective_status"] == "DISAPPROVED"
+        assert meta.get(f"/{other_campaign.id}", params=fields).json()["effective_status"] == "WITH_ISSUES"
 
 
 def test_bad_fault_and_event_requests_are_refused(sandbox: tuple[str, Market]) -> None:
