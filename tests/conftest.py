@@ -37,3 +37,49 @@ def small_market() -> Market:
 def default_market() -> Market:
     """The default world (seed 7). Read-only: tests that change a market build their own."""
     return Market(WorldConfig(seed=7, today=TODAY))
+
+
+def _database_urls() -> list[object]:
+    urls: list[object] = ["sqlite"]
+    pg = os.environ.get("ADCLUSTER_TEST_PG_URL")
+    urls.append(
+        pytest.param(
+            "postgresql",
+            marks=pytest.mark.skipif(
+                not pg, reason="ADCLUSTER_TEST_PG_URL is not set: PostgreSQL tests skipped"
+            ),
+        )
+    )
+    return urls
+
+
+@pytest.fixture(params=_database_urls())
+def engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    """A migrated, empty warehouse: a SQLite file, or a fresh schema on the test PostgreSQL server."""
+    from sqlalchemy import text
+
+    from storage.db import make_engine, migrate
+
+    if request.param == "sqlite":
+        eng = make_engine(f"sqlite:///{tmp_path / 'warehouse.db'}")
+        migrate(eng)
+        yield eng
+        eng.dispose()
+        return
+    import uuid
+
+    base_url = os.environ["ADCLUSTER_TEST_PG_URL"]
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(base_url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in base_url else "?"
+    eng = make_engine(f"{base_url}{sep}options=-csearch_path%3D{schema}")
+    migrate(eng)
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

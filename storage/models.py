@@ -1,0 +1,231 @@
+"""The warehouse: every platform's accounts, entities and metrics in one schema and one set of units.
+
+Money is integer micros of the row's currency (`currency` is the ISO code), never a float. Metric days
+are the account's own time-zone days. Internal ids are deterministic from (platform, account,
+platform id), so a re-sync updates rows instead of duplicating them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Numeric, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+ID_NAMESPACE = uuid.UUID("6f1c2a52-3d55-4b8e-9a0e-ad0c1a57e2d1")
+
+
+def internal_id(platform: str, account: str, kind: str, platform_id: str) -> str:
+    """A stable id for one platform object: the same inputs always give the same id."""
+    return uuid.uuid5(ID_NAMESPACE, f"{platform}|{account}|{kind}|{platform_id}").hex
+
+
+class Account(SQLModel, table=True):
+    __tablename__ = "account"
+    __table_args__ = (UniqueConstraint("platform", "platform_id"),)
+
+    id: str = Field(primary_key=True)
+    platform: str = Field(index=True)
+    platform_id: str
+    name: str
+    currency: str = Field(max_length=3)
+    timezone: str
+    status: str
+    synced_at: dt.datetime | None = None
+
+
+class Campaign(SQLModel, table=True):
+    __tablename__ = "campaign"
+
+    id: str = Field(primary_key=True)
+    account_id: str = Field(foreign_key="account.id", index=True)
+    platform: str
+    platform_id: str
+    name: str
+    status: str
+    effective_status: str
+    objective: str | None = None
+    currency: str = Field(max_length=3)
+    daily_budget_micros: int | None = Field(default=None, sa_type=BigInteger)
+    lifetime_budget_micros: int | None = Field(default=None, sa_type=BigInteger)
+    updated_at: dt.datetime | None = None
+    synced_at: dt.datetime | None = None
+
+
+class AdSet(SQLModel, table=True):
+    """Meta ad set = X line item = TikTok ad group."""
+
+    __tablename__ = "adset"
+
+    id: str = Field(primary_key=True)
+    account_id: str = Field(foreign_key="account.id", index=True)
+    campaign_id: str = Field(foreign_key="campaign.id", index=True)
+    platform: str
+    platform_id: str
+    name: str
+    status: str
+    effective_status: str
+    currency: str = Field(max_length=3)
+    daily_budget_micros: int | None = Field(default=None, sa_type=BigInteger)
+    lifetime_budget_micros: int | None = Field(default=None, sa_type=BigInteger)
+    bid_micros: int | None = Field(default=None, sa_type=BigInteger)
+    bid_strategy: str | None = None
+    optimization_goal: str | None = None
+    targeting: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    end_time: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    synced_at: dt.datetime | None = None
+
+
+class Ad(SQLModel, table=True):
+    __tablename__ = "ad"
+
+    id: str = Field(primary_key=True)
+    account_id: str = Field(foreign_key="account.id", index=True)
+    adset_id: str = Field(foreign_key="adset.id", index=True)
+    campaign_id: str = Field(foreign_key="campaign.id", index=True)
+    platform: str
+    platform_id: str
+    name: str
+    status: str
+    effective_status: str
+    creative_id: str | None = Field(default=None, index=True)
+    updated_at: dt.datetime | None = None
+    synced_at: dt.datetime | None = None
+
+
+class Creative(SQLModel, table=True):
+    __tablename__ = "creative"
+
+    id: str = Field(primary_key=True)
+    account_id: str = Field(foreign_key="account.id", index=True)
+    platform: str
+    platform_id: str
+    name: str | None = None
+    headline: str | None = None
+    body: str | None = None
+    image_hash: str | None = None
+    image_url: str | None = None
+    call_to_action: str | None = None
+    link: str | None = None
+    synced_at: dt.datetime | None = None
+
+
+class CustomAudience(SQLModel, table=True):
+    __tablename__ = "custom_audience"
+
+    id: str = Field(primary_key=True)
+    account_id: str = Field(foreign_key="account.id", index=True)
+    platform: str
+    platform_id: str
+    name: str
+    subtype: str | None = None
+    size_lower: int | None = Field(default=None, sa_type=BigInteger)
+    size_upper: int | None = Field(default=None, sa_type=BigInteger)
+    adset_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    synced_at: dt.datetime | None = None
+
+
+class DailyMetric(SQLModel, table=True):
+    """One ad on one account-local day, as the platform reports it now (restatements overwrite)."""
+
+    __tablename__ = "daily_metric"
+
+    ad_id: str = Field(primary_key=True)
+    day: dt.date = Field(primary_key=True, index=True)
+    account_id: str = Field(index=True)
+    adset_id: str = Field(index=True)
+    campaign_id: str = Field(index=True)
+    currency: str = Field(max_length=3)
+    impressions: int = Field(default=0, sa_type=BigInteger)
+    clicks: int = Field(default=0, sa_type=BigInteger)
+    spend_micros: int = Field(default=0, sa_type=BigInteger)
+    conversions: int = Field(default=0, sa_type=BigInteger)
+    value_micros: int = Field(default=0, sa_type=BigInteger)
+    synced_at: dt.datetime | None = None
+
+
+class DailySegmentMetric(SQLModel, table=True):
+    """One ad, day and audience segment, per breakdown the platform reported.
+
+    `breakdown` names the dimensions of the row ("age", "gender", "country", "placement", or a
+    combination such as "age,gender"); dimensions not in it hold "all". Rows of one breakdown add up to
+    the ad's day; rows of different breakdowns must never be summed together.
+    """
+
+    __tablename__ = "daily_segment_metric"
+
+    ad_id: str = Field(primary_key=True)
+    day: dt.date = Field(primary_key=True, index=True)
+    breakdown: str = Field(primary_key=True)
+    age: str = Field(primary_key=True)
+    gender: str = Field(primary_key=True)
+    country: str = Field(primary_key=True)
+    placement: str = Field(primary_key=True)
+    account_id: str = Field(index=True)
+    adset_id: str = Field(index=True)
+    currency: str = Field(max_length=3)
+    impressions: int = Field(default=0, sa_type=BigInteger)
+    clicks: int = Field(default=0, sa_type=BigInteger)
+    spend_micros: int = Field(default=0, sa_type=BigInteger)
+    conversions: int = Field(default=0, sa_type=BigInteger)
+    value_micros: int = Field(default=0, sa_type=BigInteger)
+    synced_at: dt.datetime | None = None
+
+
+class HourlyMetric(SQLModel, table=True):
+    """Today's delivery so far, by account-local hour."""
+
+    __tablename__ = "hourly_metric"
+
+    ad_id: str = Field(primary_key=True)
+    day: dt.date = Field(primary_key=True)
+    hour: int = Field(primary_key=True)
+    account_id: str = Field(index=True)
+    currency: str = Field(max_length=3)
+    impressions: int = Field(default=0, sa_type=BigInteger)
+    clicks: int = Field(default=0, sa_type=BigInteger)
+    spend_micros: int = Field(default=0, sa_type=BigInteger)
+    synced_at: dt.datetime | None = None
+
+
+class Goal(SQLModel, table=True):
+    """What counts for an account or a campaign: objective, conversion event, window and target."""
+
+    __tablename__ = "goal"
+
+    id: str = Field(primary_key=True)
+    scope: str  # account | campaign
+    entity_id: str = Field(index=True)
+    objective: str = "SALES"
+    conversion_event: str = "purchase"
+    attribution_window_days: int = 7
+    currency: str = Field(max_length=3)
+    target_cpa_micros: int | None = Field(default=None, sa_type=BigInteger)
+    target_roas: str | None = None  # a decimal string: ratios are exact too
+
+
+class FxRate(SQLModel, table=True):
+    """Units of `currency` per one unit of the reporting currency (an explicit table, never fetched)."""
+
+    __tablename__ = "fx_rate"
+
+    currency: str = Field(primary_key=True, max_length=3)
+    reporting_currency: str = Field(max_length=3)
+    per_reporting_unit: Decimal = Field(sa_column=Column(Numeric(24, 10), nullable=False))
+
+
+class SyncState(SQLModel, table=True):
+    """Per account and stream: how far a sync got, when it last succeeded, what last went wrong."""
+
+    __tablename__ = "sync_state"
+
+    account_id: str = Field(primary_key=True)
+    stream: str = Field(primary_key=True)
+    cursor_day: dt.date | None = None
+    last_success: dt.datetime | None = None
+    last_error: str | None = None
+    rows: int = Field(default=0, sa_type=BigInteger)
