@@ -9,7 +9,7 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
-CHUNK = 500
+CHUNK = 5000
 
 
 def upsert(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> int:
@@ -20,16 +20,15 @@ def upsert(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any
     keys = [c.name for c in table.primary_key.columns]
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    columns = list(rows[0])
+    stmt = insert(table)
+    updates = {c: stmt.excluded[c] for c in columns if c not in keys}
+    stmt = (
+        stmt.on_conflict_do_update(index_elements=keys, set_=updates)
+        if updates
+        else stmt.on_conflict_do_nothing(index_elements=keys)
+    )
+    # One compiled statement, executed over many parameter sets (the driver batches them).
     for start in range(0, len(rows), CHUNK):
-        chunk = list(rows[start : start + CHUNK])
-        stmt = insert(table).values(chunk)
-        updates = {
-            c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys and c.name in chunk[0]
-        }
-        stmt = (
-            stmt.on_conflict_do_update(index_elements=keys, set_=updates)
-            if updates
-            else stmt.on_conflict_do_nothing(index_elements=keys)
-        )
-        session.execute(stmt)
+        session.execute(stmt, list(rows[start : start + CHUNK]))
     return len(rows)

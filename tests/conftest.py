@@ -54,32 +54,45 @@ def _database_urls() -> list[object]:
 
 
 @pytest.fixture(params=_database_urls())
-def engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[object]:  # type: ignore[no-untyped-def]
-    """A migrated, empty warehouse: a SQLite file, or a fresh schema on the test PostgreSQL server."""
+def engine_factory(request: pytest.FixtureRequest, tmp_path):  # type: ignore[no-untyped-def]
+    """Makes migrated, empty warehouses on one backend: SQLite files, or fresh schemas on the test
+    PostgreSQL server (dropped afterwards)."""
+    import uuid
+
     from sqlalchemy import text
 
     from storage.db import make_engine, migrate
 
-    if request.param == "sqlite":
-        eng = make_engine(f"sqlite:///{tmp_path / 'warehouse.db'}")
-        migrate(eng)
-        yield eng
-        eng.dispose()
-        return
-    import uuid
+    made: list[tuple[object, str | None]] = []
+    base_url = os.environ.get("ADCLUSTER_TEST_PG_URL", "")
+    admin = make_engine(base_url) if request.param == "postgresql" else None
 
-    base_url = os.environ["ADCLUSTER_TEST_PG_URL"]
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(base_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base_url else "?"
-    eng = make_engine(f"{base_url}{sep}options=-csearch_path%3D{schema}")
-    migrate(eng)
-    try:
-        yield eng
-    finally:
-        eng.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    def new_engine():  # type: ignore[no-untyped-def]
+        name = uuid.uuid4().hex[:12]
+        if admin is None:
+            eng = make_engine(f"sqlite:///{tmp_path / f'warehouse-{name}.db'}")
+            made.append((eng, None))
+        else:
+            schema = f"t_{name}"
+            with admin.begin() as conn:
+                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+            sep = "&" if "?" in base_url else "?"
+            eng = make_engine(f"{base_url}{sep}options=-csearch_path%3D{schema}")
+            made.append((eng, schema))
+        migrate(eng)
+        return eng
+
+    yield new_engine
+    for eng, schema in made:
+        eng.dispose()  # type: ignore[attr-defined]
+        if admin is not None and schema:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    if admin is not None:
         admin.dispose()
+
+
+@pytest.fixture
+def engine(engine_factory):  # type: ignore[no-untyped-def]
+    """A migrated, empty warehouse on the backend under test."""
+    return engine_factory()

@@ -1,0 +1,1 @@
+"""Ingestion: platform adapters -> raw lake -> normalised records -> warehouse upserts."""
