@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
-from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -18,38 +16,13 @@ from storage.lake import RawLake
 from tools.ingest.sync import ENTITY_STREAMS
 from tools.ingest.writer import WarehouseWriter
 from tools.platforms import meta
-from tools.platforms.base import Batch, RowProblem
+from tools.platforms.base import PlatformCodec, RowProblem
 from tools.platforms.records import AccountRecord
 
 logger = logging.getLogger(__name__)
 
 
-class PlatformCodec(BaseModel):
-    """How to read one platform's lake records: accounts from a body, rows from a page, rows to records."""
-
-    model_config = {"arbitrary_types_allowed": True}
-
-    accounts: Callable[[Any], list[AccountRecord]]
-    rows: Callable[[str, Any], list[dict[str, Any]]]
-    normalise: Callable[[str, AccountRecord, list[dict[str, Any]]], Batch[Any]]
-    streams: set[str]
-
-
-def _meta_accounts(body: Any) -> list[AccountRecord]:
-    rows = body.get("data") if isinstance(body, dict) and "data" in body else [body]
-    return [meta.build_account(r) for r in rows if isinstance(r, dict)]
-
-
-def _meta_rows(stream: str, body: Any) -> list[dict[str, Any]]:
-    data = body.get("data") if isinstance(body, dict) else None
-    return [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
-
-
-CODECS: dict[str, PlatformCodec] = {
-    "meta": PlatformCodec(
-        accounts=_meta_accounts, rows=_meta_rows, normalise=meta.normalise, streams=set(meta.NORMALISERS)
-    ),
-}
+CODECS: dict[str, PlatformCodec] = {"meta": meta.CODEC}
 
 
 class RebuildReport(BaseModel):

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, Field, ValidationError
 
-from tools.platforms.base import Batch, RowProblem
+from tools.platforms.base import Batch, PlatformCodec, RowProblem
 from tools.platforms.errors import (
     AuthError,
     BadRequestError,
@@ -664,3 +664,16 @@ def normalise(stream: str, account: AccountRecord, rows: list[dict[str, Any]]) -
     for p in batch.problems:
         logger.warning("meta %s %s row %d skipped: %s", p.account, p.stream, p.row, p.error)
     return batch
+
+
+def _lake_accounts(body: Any) -> list[AccountRecord]:
+    rows = body.get("data") if isinstance(body, dict) and "data" in body else [body]
+    return [build_account(r) for r in rows if isinstance(r, dict)]
+
+
+def _lake_rows(stream: str, body: Any) -> list[dict[str, Any]]:
+    data = body.get("data") if isinstance(body, dict) else None
+    return [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
+
+
+CODEC = PlatformCodec(accounts=_lake_accounts, rows=_lake_rows, normalise=normalise, streams=set(NORMALISERS))
