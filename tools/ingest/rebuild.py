@@ -15,14 +15,11 @@ from pydantic import BaseModel, Field
 from storage.lake import RawLake
 from tools.ingest.sync import ENTITY_STREAMS
 from tools.ingest.writer import WarehouseWriter
-from tools.platforms import meta
+from tools.platforms import registry
 from tools.platforms.base import PlatformCodec, RowProblem
 from tools.platforms.records import AccountRecord
 
 logger = logging.getLogger(__name__)
-
-
-CODECS: dict[str, PlatformCodec] = {"meta": meta.CODEC}
 
 
 class RebuildReport(BaseModel):
@@ -34,10 +31,16 @@ class RebuildReport(BaseModel):
 
 def rebuild(lake: RawLake, writer: WarehouseWriter) -> RebuildReport:
     report = RebuildReport()
+    codecs: dict[str, PlatformCodec | None] = {}
     accounts: dict[tuple[str, str], AccountRecord] = {}
     for record in lake.records():
         report.records += 1
-        codec = CODECS.get(record.platform)
+        if record.platform not in codecs:
+            try:
+                codecs[record.platform] = registry.codec(record.platform)
+            except ValueError:
+                codecs[record.platform] = None
+        codec = codecs[record.platform]
         if codec is None or record.status >= 400:
             report.skipped += 1
             continue
