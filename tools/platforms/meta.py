@@ -12,12 +12,12 @@ import hmac
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel, Field, ValidationError
 
-from tools.platforms.base import Batch, PlatformCodec, RowProblem
+from tools.platforms.base import Batch, Level, NewAd, NewAdSet, PlatformCodec, RowProblem
 from tools.platforms.errors import (
     AuthError,
     BadRequestError,
@@ -25,7 +25,7 @@ from tools.platforms.errors import (
     RateLimitedError,
     TransientError,
 )
-from tools.platforms.money import MoneyError, decimal_to_micros, minor_to_micros
+from tools.platforms.money import MoneyError, decimal_to_micros, micros_to_minor, minor_to_micros
 from tools.platforms.records import (
     AccountRecord,
     AdRecord,
@@ -37,6 +37,7 @@ from tools.platforms.records import (
     MetricRow,
     SegmentMetricRow,
     TargetingSpec,
+    WriteResult,
 )
 from tools.platforms.transport import ResponseSink, RetryPolicy, Sleep, Transport
 
@@ -86,6 +87,7 @@ class MetaConfig(BaseModel):
     )
     insights_window_days: int = Field(default=7, ge=1, le=90)
     page_size: int = Field(default=500, ge=1, le=5000)
+    page_id: str = Field(default="0", description="the Facebook page new creatives are published from")
     slow_at_pct: float = Field(
         default=70.0, ge=1, le=100, description="usage % from which calls are spaced out"
     )
@@ -488,8 +490,191 @@ class MetaAdapter:
         )
         return normalise("hourly", account, rows)
 
+    # -- writes: each reads the entity before and after, so the caller sees what really changed ---------
+
+    async def _state(self, account: AccountRecord, level: str, platform_id: str) -> dict[str, Any]:
+        return await self._get(
+            platform_id, account=account.platform_id, stream=f"write_{level}", fields=STATE_FIELDS[level]
+        )
+
+    async def _update(
+        self, account: AccountRecord, level: str, platform_id: str, **params: Any
+    ) -> WriteResult:
+        before = await self._state(account, level, platform_id)
+        body = await self._post(platform_id, account=account.platform_id, stream=f"write_{level}", **params)
+        if body.get("success") is not True:
+            raise BadRequestError(
+                f"Meta did not confirm the update of {level} {platform_id}", platform=PLATFORM
+            )
+        after = await self._state(account, level, platform_id)
+        return WriteResult(entity=level, platform_id=platform_id, before=before, after=after)
+
+    async def set_budget(
+        self,
+        account: AccountRecord,
+        *,
+        level: Literal["campaign", "adset"],
+        platform_id: str,
+        daily_micros: int | None = None,
+        lifetime_micros: int | None = None,
+    ) -> WriteResult:
+        params: dict[str, Any] = {}
+        if daily_micros is not None:
+            params["daily_budget"] = micros_to_minor(daily_micros, account.currency)
+        if lifetime_micros is not None:
+            params["lifetime_budget"] = micros_to_minor(lifetime_micros, account.currency)
+        if not params:
+            raise ValueError("set a daily or a lifetime budget")
+        return await self._update(account, level, platform_id, **params)
+
+    async def set_bid(
+        self, account: AccountRecord, adset_platform_id: str, bid_micros: int | None
+    ) -> WriteResult:
+        params: dict[str, Any] = (
+            {"bid_strategy": "LOWEST_COST_WITHOUT_CAP"}
+            if bid_micros is None
+            else {
+                "bid_amount": micros_to_minor(bid_micros, account.currency),
+                "bid_strategy": "LOWEST_COST_WITH_BID_CAP",
+            }
+        )
+        return await self._update(account, "adset", adset_platform_id, **params)
+
+    async def set_targeting(
+        self, account: AccountRecord, adset_platform_id: str, targeting: TargetingSpec
+    ) -> WriteResult:
+        current = await self._state(account, "adset", adset_platform_id)
+        spec = meta_targeting(targeting, current.get("targeting") or {})
+        return await self._update(account, "adset", adset_platform_id, targeting=spec)
+
+    async def set_status(
+        self, account: AccountRecord, *, level: Level, platform_id: str, status: Literal["ACTIVE", "PAUSED"]
+    ) -> WriteResult:
+        return await self._update(account, level, platform_id, status=status)
+
+    async def create_adset(self, account: AccountRecord, spec: NewAdSet) -> WriteResult:
+        params: dict[str, Any] = {
+            "name": spec.name,
+            "campaign_id": spec.campaign_platform_id,
+            "status": spec.status,
+            "billing_event": "IMPRESSIONS",
+            "optimization_goal": "OFFSITE_CONVERSIONS",
+            "targeting": meta_targeting(spec.targeting, {}),
+        }
+        if spec.daily_budget_micros is not None:
+            params["daily_budget"] = micros_to_minor(spec.daily_budget_micros, account.currency)
+        if spec.bid_micros is not None:
+            params.update(
+                bid_amount=micros_to_minor(spec.bid_micros, account.currency),
+                bid_strategy="LOWEST_COST_WITH_BID_CAP",
+            )
+        created = await self._post(
+            f"{self._act(account)}/adsets", account=account.platform_id, stream="write_adset", **params
+        )
+        new_id = str(created["id"])
+        return WriteResult(
+            entity="adset", platform_id=new_id, before=None, after=await self._state(account, "adset", new_id)
+        )
+
+    async def create_ad(self, account: AccountRecord, spec: NewAd) -> WriteResult:
+        creative_id = spec.creative_platform_id
+        if creative_id is None:
+            if not (spec.headline and spec.image_hash):
+                raise ValueError("a new ad needs a creative id, or a headline and an uploaded image hash")
+            link_data = {
+                "image_hash": spec.image_hash,
+                "link": spec.link or "https://example.com/",
+                "message": spec.body or "",
+                "name": spec.headline,
+                "call_to_action": {"type": spec.call_to_action or "SHOP_NOW"},
+            }
+            made = await self._post(
+                f"{self._act(account)}/adcreatives",
+                account=account.platform_id,
+                stream="write_creative",
+                name=spec.name,
+                object_story_spec={"page_id": self.config.page_id, "link_data": link_data},
+            )
+            creative_id = str(made["id"])
+        created = await self._post(
+            f"{self._act(account)}/ads",
+            account=account.platform_id,
+            stream="write_ad",
+            name=spec.name,
+            adset_id=spec.adset_platform_id,
+            creative={"creative_id": creative_id},
+            status=spec.status,
+        )
+        new_id = str(created["id"])
+        return WriteResult(
+            entity="ad", platform_id=new_id, before=None, after=await self._state(account, "ad", new_id)
+        )
+
+    async def upload_image(self, account: AccountRecord, name: str, data: bytes) -> WriteResult:
+        params = self._auth({})
+        body = await self.transport.call(
+            "POST",
+            f"{self.root}/{self._act(account)}/adimages",
+            account=account.platform_id,
+            stream="write_image",
+            data=params,
+            files={name: (name, data)},
+        )
+        images = body.get("images") if isinstance(body, dict) else None
+        if not isinstance(images, dict) or not images:
+            raise MalformedResponseError("image upload answered without images", platform=PLATFORM)
+        image = next(iter(images.values()))
+        return WriteResult(entity="image", platform_id=str(image["hash"]), before=None, after=dict(image))
+
 
 INSIGHT_FIELDS = "ad_id,impressions,inline_link_clicks,spend,actions,action_values"
+STATE_FIELDS = {
+    "campaign": "id,name,status,effective_status,daily_budget,lifetime_budget",
+    "adset": "id,name,status,effective_status,daily_budget,lifetime_budget,bid_amount,bid_strategy,targeting",
+    "ad": "id,name,status,effective_status,creative",
+}
+POSITION_FIELDS = {
+    "facebook": "facebook_positions",
+    "instagram": "instagram_positions",
+    "audience_network": "audience_network_positions",
+}
+
+
+def meta_targeting(targeting: TargetingSpec, base: dict[str, Any]) -> dict[str, Any]:
+    """The warehouse's targeting as a Meta spec, keeping what the base spec has that we do not model."""
+    spec = {
+        k: v
+        for k, v in base.items()
+        if k
+        not in (
+            "age_min",
+            "age_max",
+            "genders",
+            "geo_locations",
+            "publisher_platforms",
+            *POSITION_FIELDS.values(),
+        )
+    }
+    bands = [(lo, hi) for (lo, hi), name in META_AGES.items() if not targeting.ages or name in targeting.ages]
+    order = list(META_AGES)
+    picked = sorted(order.index(b) for b in bands)
+    if picked != list(range(picked[0], picked[-1] + 1)):
+        raise BadRequestError("Meta targets one contiguous age range", platform=PLATFORM)
+    spec["age_min"], spec["age_max"] = bands[0][0] if bands else 18, max(hi for _, hi in bands)
+    codes = {"male": 1, "female": 2}
+    if targeting.genders and len(targeting.genders) < 2:
+        spec["genders"] = [codes[g] for g in targeting.genders]
+    spec["geo_locations"] = {
+        "countries": targeting.countries or list((base.get("geo_locations") or {}).get("countries") or ["US"])
+    }
+    wanted = targeting.placements or ["feed", "stories", "network"]
+    platforms: list[str] = []
+    for (platform, position), name in PLACEMENTS.items():
+        if name in wanted and position in ("feed", "story", "classic"):
+            platforms.append(platform)
+            spec.setdefault(POSITION_FIELDS[platform], []).append(position)
+    spec["publisher_platforms"] = sorted(set(platforms))
+    return spec
 
 
 # -- normalisation: platform rows -> records (used live and by `adcluster rebuild` from the lake) -------
