@@ -6,6 +6,7 @@ import logging
 
 import typer
 
+from app import ingest_cli
 from app.sandbox_cli import sandbox_app
 
 app = typer.Typer(
@@ -16,16 +17,24 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(sandbox_app, name="sandbox")
+app.command()(ingest_cli.sync)
+app.command()(ingest_cli.rebuild)
+app.command()(ingest_cli.report)
 
 
 @app.callback()
 def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="log debug output")) -> None:
-    from app.settings import Settings
+    from app.settings import SettingsError, load_settings
 
-    level = logging.DEBUG if verbose else Settings().log_level
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    level = logging.DEBUG if verbose else settings.log_level
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not verbose:
-        logging.getLogger("httpx").setLevel(logging.WARNING)
+        for noisy in ("httpx", "alembic"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @app.command()

@@ -1,25 +1,168 @@
-"""The one place that reads the environment: every setting, with its ADCLUSTER_ variable."""
+"""The one place that reads the environment: every setting, with its ADCLUSTER_ variable.
+
+Lists and maps are JSON (`ADCLUSTER_META_ACCOUNT_IDS='["act_1","act_2"]'`,
+`ADCLUSTER_FX_RATES='{"EUR": "0.92"}'`). A bad value fails at start-up with the setting's name.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLATFORMS = ("meta", "x", "tiktok")
+PLACEHOLDERS = {"changeme", "change-me", "xxx", "todo", "secret", "your-token-here"}
+
+
+class SettingsError(ValueError):
+    """A setting that cannot work; the message names it."""
+
+
+class Goal(BaseModel):
+    """What counts for an account (or a campaign): read by reports and optimizers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    platform: Literal["meta", "x", "tiktok"]
+    account_id: str
+    campaign_id: str | None = None
+    objective: str = "SALES"
+    conversion_event: str = "purchase"
+    attribution_window_days: int = Field(default=7, ge=1, le=90)
+    target_cpa: Decimal | None = Field(
+        default=None, gt=0, description="in the account currency's major units"
+    )
+    target_roas: Decimal | None = Field(default=None, gt=0)
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ADCLUSTER_", env_file=".env", extra="ignore")
 
+    environment: Literal["development", "production"] = "development"
     log_level: str = Field(
         default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$", description="logging level of library code"
     )
-    sandbox_url: str | None = Field(
-        default=None, description="a running sandbox that all three platforms point at"
+    data_dir: Path = Field(default=Path(".adcluster"), description="warehouse file and raw lake live here")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in data_dir")
+    lake_dir: Path | None = Field(default=None, description="raw lake root; default data_dir/lake")
+    reporting_currency: str = Field(default="USD", min_length=3, max_length=3)
+    fx_rates: dict[str, Decimal] = Field(
+        default_factory=lambda: {
+            "USD": Decimal(1),
+            "EUR": Decimal("0.92"),
+            "GBP": Decimal("0.79"),
+            "JPY": Decimal(150),
+        },
+        description="units of each currency per one unit of the reporting currency",
     )
+    platforms: list[str] = Field(default_factory=lambda: list(PLATFORMS), description="platforms to use")
+    sync_days: int = Field(default=30, ge=1, le=1100, description="history a first sync reads")
+    goals: list[Goal] = Field(default_factory=list)
+
+    sandbox_url: HttpUrl | None = Field(default=None, description="point all three platforms at this sandbox")
     sandbox_host: str = Field(default="127.0.0.1", description="where `adcluster sandbox serve` listens")
     sandbox_port: int = Field(default=8700, ge=1, le=65535)
     sandbox_seed: int = Field(default=7, ge=0, le=2**63 - 1, description="seed of the sandbox's market")
     sandbox_today: dt.date | None = Field(default=None, description="simulated start date (default: today)")
     sandbox_state_dir: Path | None = Field(default=None, description="persist the sandbox world here")
+
+    meta_base_url: HttpUrl = HttpUrl("https://graph.facebook.com")
+    meta_api_version: str = Field(default="v25.0", pattern=r"^v\d+\.\d+$")
+    meta_access_token: str | None = None
+    meta_app_secret: str | None = None
+    meta_account_ids: list[str] = Field(default_factory=list)
+
+    x_base_url: HttpUrl = HttpUrl("https://ads-api.x.com")
+    x_api_version: str = Field(default="12", pattern=r"^\d+$")
+    x_consumer_key: str | None = None
+    x_consumer_secret: str | None = None
+    x_access_token: str | None = None
+    x_access_token_secret: str | None = None
+    x_account_ids: list[str] = Field(default_factory=list)
+
+    tiktok_base_url: HttpUrl = HttpUrl("https://business-api.tiktok.com/open_api/v1.3")
+    tiktok_access_token: str | None = None
+    tiktok_app_id: str | None = None
+    tiktok_secret: str | None = None
+    tiktok_advertiser_ids: list[str] = Field(default_factory=list)
+
+    @field_validator("platforms")
+    @classmethod
+    def _known_platforms(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(PLATFORMS))
+        if unknown:
+            raise ValueError(f"unknown platform(s) {unknown}; choose from {list(PLATFORMS)}")
+        return value
+
+    @field_validator("reporting_currency")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.reporting_currency not in self.fx_rates:
+            raise ValueError(
+                f"ADCLUSTER_FX_RATES has no rate for the reporting currency {self.reporting_currency}"
+            )
+        if self.environment == "production":
+            for name in (
+                "meta_access_token",
+                "meta_app_secret",
+                "x_consumer_secret",
+                "x_access_token_secret",
+                "tiktok_access_token",
+                "tiktok_secret",
+            ):
+                value = getattr(self, name)
+                if value and value.strip().lower() in PLACEHOLDERS:
+                    raise ValueError(f"ADCLUSTER_{name.upper()} is a placeholder; set the real secret")
+        return self
+
+    def check_platforms(self) -> None:
+        """Fail with the missing settings' names unless every enabled platform can be reached."""
+        if self.sandbox_url is not None:
+            return
+        needs = {
+            "meta": ("meta_access_token", "meta_account_ids"),
+            "x": (
+                "x_consumer_key",
+                "x_consumer_secret",
+                "x_access_token",
+                "x_access_token_secret",
+                "x_account_ids",
+            ),
+            "tiktok": ("tiktok_access_token", "tiktok_advertiser_ids"),
+        }
+        for platform in self.platforms:
+            missing = [f"ADCLUSTER_{n.upper()}" for n in needs[platform] if not getattr(self, n)]
+            if missing:
+                raise SettingsError(
+                    f"platform {platform} needs {', '.join(missing)} (or set ADCLUSTER_SANDBOX_URL, "
+                    "or drop it from ADCLUSTER_PLATFORMS)"
+                )
+
+    @property
+    def warehouse_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'adcluster.db').resolve()}"
+
+    @property
+    def lake_root(self) -> Path:
+        return self.lake_dir or self.data_dir / "lake"
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, or a SettingsError whose message names each bad variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"])
+            name = f"ADCLUSTER_{field.split('.')[0].upper()}" if field else "settings"
+            problems.append(f"{name} ({field}): {error['msg']}" if field else error["msg"])
+        raise SettingsError("invalid settings: " + "; ".join(problems)) from None

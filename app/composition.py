@@ -1,0 +1,127 @@
+"""The composition root for ingestion: settings -> engine, lake, adapters and the notion of "today".
+
+Against a sandbox (`ADCLUSTER_SANDBOX_URL`), credentials and the simulated date come from its admin API;
+against the real platforms, from settings and each account's own time zone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+from sqlalchemy import Engine
+
+from app.settings import Settings, SettingsError
+from storage.db import make_engine, migrate
+from storage.lake import RawLake
+from tools.platforms import registry
+from tools.platforms.base import PlatformAdapter
+from tools.platforms.records import AccountRecord
+from tools.platforms.transport import ResponseSink
+
+
+def warehouse(settings: Settings) -> Engine:
+    engine = make_engine(settings.warehouse_url)
+    migrate(engine)
+    return engine
+
+
+def lake(settings: Settings) -> RawLake:
+    return RawLake(settings.lake_root)
+
+
+def _platform_configs(settings: Settings, sandbox: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    if sandbox is not None:
+        root = str(settings.sandbox_url).rstrip("/")
+        creds = sandbox["credentials"]
+        return {
+            "meta": {
+                "base_url": root,
+                "access_token": creds["meta"]["access_token"],
+                "app_secret": creds["meta"]["app_secret"],
+            },
+            "x": {"base_url": root, "api_version": "12", **creds["x"]},
+            "tiktok": {
+                "base_url": f"{root}/open_api/v1.3",
+                "access_token": creds["tiktok"]["access_token"],
+                "app_id": creds["tiktok"]["app_id"],
+                "secret": creds["tiktok"]["secret"],
+            },
+        }
+    return {
+        "meta": {
+            "base_url": str(settings.meta_base_url).rstrip("/"),
+            "api_version": settings.meta_api_version,
+            "access_token": settings.meta_access_token,
+            "app_secret": settings.meta_app_secret,
+            "account_ids": settings.meta_account_ids,
+        },
+        "x": {
+            "base_url": str(settings.x_base_url).rstrip("/"),
+            "api_version": settings.x_api_version,
+            "consumer_key": settings.x_consumer_key,
+            "consumer_secret": settings.x_consumer_secret,
+            "access_token": settings.x_access_token,
+            "access_token_secret": settings.x_access_token_secret,
+            "account_ids": settings.x_account_ids,
+        },
+        "tiktok": {
+            "base_url": str(settings.tiktok_base_url).rstrip("/"),
+            "access_token": settings.tiktok_access_token,
+            "app_id": settings.tiktok_app_id,
+            "secret": settings.tiktok_secret,
+            "advertiser_ids": settings.tiktok_advertiser_ids,
+        },
+    }
+
+
+ADAPTER_CLASSES = {
+    "meta": ("MetaAdapter", "MetaConfig"),
+    "x": ("XAdapter", "XConfig"),
+    "tiktok": ("TikTokAdapter", "TikTokConfig"),
+}
+
+
+async def sandbox_world(settings: Settings) -> dict[str, Any] | None:
+    if settings.sandbox_url is None:
+        return None
+    url = str(settings.sandbox_url).rstrip("/")
+    try:
+        async with httpx.AsyncClient(timeout=30) as client:
+            world = (await client.get(f"{url}/_sandbox/world")).raise_for_status().json()
+            world["clock"] = (await client.get(f"{url}/_sandbox/clock")).raise_for_status().json()
+    except httpx.HTTPError as exc:
+        raise SettingsError(f"ADCLUSTER_SANDBOX_URL={url} does not answer as a sandbox: {exc}") from None
+    return world  # type: ignore[no-any-return]
+
+
+def build_adapters(
+    settings: Settings, sandbox: dict[str, Any] | None, *, platforms: list[str], sink: ResponseSink | None
+) -> dict[str, PlatformAdapter]:
+    settings.check_platforms()
+    configs = _platform_configs(settings, sandbox)
+    adapters: dict[str, PlatformAdapter] = {}
+    for name in platforms:
+        module = registry.module(name)
+        adapter_cls, config_cls = (getattr(module, n) for n in ADAPTER_CLASSES[name])
+        values = {k: v for k, v in configs[name].items() if v not in (None, [])}
+        try:
+            config = config_cls(**values)
+        except ValueError as exc:
+            raise SettingsError(f"settings for {name} are invalid: {exc}") from None
+        adapters[name] = adapter_cls(config, sink=sink)
+    return adapters
+
+
+def today_for(sandbox: dict[str, Any] | None):  # type: ignore[no-untyped-def]
+    """The account's "today": the simulated date on a sandbox, the account's local date otherwise."""
+    if sandbox is not None:
+        simulated = dt.date.fromisoformat(sandbox["clock"]["date"])
+        return lambda _account: simulated
+
+    def local_today(account: AccountRecord) -> dt.date:
+        return dt.datetime.now(ZoneInfo(account.timezone)).date()
+
+    return local_today
