@@ -13,6 +13,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -74,6 +75,7 @@ class MetaOptions:
     max_async_cells: int = 50_000_000
     report_failure_rate: float = 0.04
     report_stall_rate: float = 0.02
+    clock: Callable[[], float] | None = None  # the throttle's clock (tests share a fake one with the client)
 
 
 class _MalformedError(GraphError):
@@ -92,7 +94,10 @@ class MetaApi:
         self.options = options or MetaOptions()
         creds = credentials_for(market.config.seed).meta
         self.token, self.app_secret = creds.access_token, creds.app_secret
-        self.throttle = MetaThrottle(self.options.limits or MetaLimits.for_mode(self.options.rate_limits))
+        limits = self.options.limits or MetaLimits.for_mode(self.options.rate_limits)
+        self.throttle = (
+            MetaThrottle(limits, clock=self.options.clock) if self.options.clock else MetaThrottle(limits)
+        )
         self.runs = ReportRuns()
         self._cache: OrderedDict[tuple[Any, ...], list[dict[str, Any]]] = OrderedDict()
         self._lock = threading.Lock()

@@ -88,6 +88,7 @@ class MetaConfig(BaseModel):
     insights_window_days: int = Field(default=7, ge=1, le=90)
     page_size: int = Field(default=500, ge=1, le=5000)
     page_id: str = Field(default="0", description="the Facebook page new creatives are published from")
+    pacing: bool = Field(default=True, description="slow down as Meta's usage headers near the limit")
     slow_at_pct: float = Field(
         default=70.0, ge=1, le=100, description="usage % from which calls are spaced out"
     )
@@ -249,11 +250,12 @@ class MetaAdapter:
         self.client = client or httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0))
         self.pacer = MetaPacer(slow_at_pct=config.slow_at_pct, max_pace_seconds=config.max_pace_seconds)
         kwargs: dict[str, Any] = {"sleep": sleep} if sleep else {}
+        pacer = self.pacer if config.pacing else None
         self.transport = Transport(
             platform=PLATFORM,
             client=self.client,
             parse=parse_graph,
-            pacer=self.pacer,
+            pacer=pacer,
             retry=retry,
             sink=sink,
             **kwargs,
