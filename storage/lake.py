@@ -26,7 +26,7 @@ def redact(params: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def redact_url(url: str) -> str:
-    return re.sub(r"((?:access_token|appsecret_proof|oauth_[a-z_]+)=)[^&]+", r"\1***", url)
+    return re.sub(r"((?:access_token|appsecret_proof|secret|app_secret|oauth_[a-z_]+)=)[^&]+", r"\1***", url)
 
 
 class LakeRecord(BaseModel):
