@@ -72,7 +72,7 @@ def serve(
     days: int = DAYS,
     state_dir: Path = STATE_DIR,
     rate_limits: str = typer.Option(
-        "relaxed", "--rate-limits", help="Meta rate limits: real (standard tier), relaxed (10x) or off"
+        "relaxed", "--rate-limits", help="platform rate limits: real, relaxed (10x) or off"
     ),
 ) -> None:
     """Serve the sandbox until interrupted: Meta's Graph API at /v{N}.0/, the admin API at /_sandbox/."""
@@ -84,12 +84,21 @@ def serve(
     settings = Settings()
     from sandbox.meta.api import MetaOptions
     from sandbox.meta.throttle import RateLimitMode
+    from sandbox.tiktok.api import TikTokOptions
+    from sandbox.tiktok.limits import RateLimitMode as TikTokMode
+    from sandbox.x.api import XOptions
+    from sandbox.x.limits import RateLimitMode as XMode
 
     if rate_limits not in {m.value for m in RateLimitMode}:
         raise typer.BadParameter("--rate-limits must be real, relaxed or off")
     market = open_market(seed, today, accounts, ads, days, state_dir)
     uvicorn.run(
-        create_app(market, meta=MetaOptions(rate_limits=RateLimitMode(rate_limits))),
+        create_app(
+            market,
+            meta=MetaOptions(rate_limits=RateLimitMode(rate_limits)),
+            x=XOptions(rate_limits=XMode(rate_limits)),
+            tiktok=TikTokOptions(rate_limits=TikTokMode(rate_limits)),
+        ),
         host=host or settings.sandbox_host,
         port=port or settings.sandbox_port,
         log_level="info",

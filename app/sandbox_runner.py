@@ -13,6 +13,8 @@ import uvicorn
 from sandbox.market.market import Market
 from sandbox.meta.api import MetaOptions
 from sandbox.server.app import create_app
+from sandbox.tiktok.api import TikTokOptions
+from sandbox.x.api import XOptions
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -29,12 +31,18 @@ def running_sandbox(
     port: int | None = None,
     start_timeout: float = 20.0,
     meta: MetaOptions | None = None,
+    x: XOptions | None = None,
+    tiktok: TikTokOptions | None = None,
 ) -> Iterator[str]:
     """Serve `market` until the block ends; yields the base URL."""
     port = port or free_port(host)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(market, meta=meta), host=host, port=port, log_level="warning", lifespan="off"
+            create_app(market, meta=meta, x=x, tiktok=tiktok),
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="off",
         )
     )
     thread = threading.Thread(target=server.run, name="adcluster-sandbox", daemon=True)

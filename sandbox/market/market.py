@@ -12,6 +12,8 @@ import json
 import logging
 import os
 import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ from sandbox.market.worldgen import build_world, round_minor
 logger = logging.getLogger(__name__)
 
 STATE_FILE = "state.json"
+FRAME_CACHE = 48
 CHANGES_FILE = "changes.jsonl"
 
 
@@ -46,6 +49,7 @@ class Market:
         self.ledger = Ledger(self.world, self.truth, self.planner)
         self.clock = SimClock(config.start_date, config.days * 24)
         self.log: list[AppliedChange] = []
+        self._frames: OrderedDict[tuple[Any, ...], LedgerFrame] = OrderedDict()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -137,14 +141,33 @@ class Market:
     def daily(
         self, account_id: str, since: dt.date, until: dt.date, *, segments: bool = False
     ) -> LedgerFrame:
+        """Ad x day rows (x segment cell) as reported now. Frames are shared: callers must not mutate them."""
         with self.lock:
-            return self.ledger.daily(
-                account_id, since, until, now_hour=self.clock.now_hour, segments=segments
+            key = ("daily", account_id, since, until, segments, self.clock.now_hour, len(self.log))
+            return self._memo(
+                key,
+                lambda: self.ledger.daily(
+                    account_id, since, until, now_hour=self.clock.now_hour, segments=segments
+                ),
             )
 
     def hourly(self, account_id: str, date: dt.date) -> LedgerFrame:
         with self.lock:
-            return self.ledger.hourly(account_id, date, now_hour=self.clock.now_hour)
+            key = ("hourly", account_id, date, self.clock.now_hour, len(self.log))
+            return self._memo(key, lambda: self.ledger.hourly(account_id, date, now_hour=self.clock.now_hour))
+
+    def _memo(self, key: tuple[Any, ...], compute: Callable[[], LedgerFrame]) -> LedgerFrame:
+        """The same question at the same simulated hour and change count has the same answer: reuse it
+        (platform APIs ask for one account's window once per page or per 20 entity ids)."""
+        frame = self._frames.get(key)
+        if frame is None:
+            frame = compute()
+            self._frames[key] = frame
+            while len(self._frames) > FRAME_CACHE:
+                self._frames.popitem(last=False)
+        else:
+            self._frames.move_to_end(key)
+        return frame
 
     # -- ground truth ---------------------------------------------------------------------------
 

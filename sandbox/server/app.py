@@ -15,8 +15,8 @@ from sandbox.market.errors import MarketError, UnknownEntityError
 from sandbox.market.market import Market
 from sandbox.meta.api import MetaApi, MetaOptions
 from sandbox.server import admin
-from sandbox.tiktok.api import TikTokApi
-from sandbox.x.api import XApi
+from sandbox.tiktok.api import TikTokApi, TikTokOptions
+from sandbox.x.api import XApi, XOptions
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,13 @@ def _error(status: int, kind: str, message: str, **extra: object) -> JSONRespons
     return JSONResponse(status_code=status, content={"error": {"type": kind, "message": message, **extra}})
 
 
-def create_app(market: Market, *, meta: MetaOptions | None = None) -> FastAPI:
+def create_app(
+    market: Market,
+    *,
+    meta: MetaOptions | None = None,
+    x: XOptions | None = None,
+    tiktok: TikTokOptions | None = None,
+) -> FastAPI:
     app = FastAPI(
         title="adcluster sandbox",
         version="0.1.0",
@@ -36,8 +42,8 @@ def create_app(market: Market, *, meta: MetaOptions | None = None) -> FastAPI:
     faults = FaultInjector()
     app.state.faults = faults
     meta_api = MetaApi(market, meta, faults)
-    x_api = XApi(market, faults)
-    tiktok_api = TikTokApi(market, faults)
+    x_api = XApi(market, faults, x)
+    tiktok_api = TikTokApi(market, faults, tiktok)
     app.state.meta, app.state.x, app.state.tiktok = meta_api, x_api, tiktok_api
 
     async def platform(request: Request) -> Response:
