@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import tempfile
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -109,13 +111,44 @@ async def _demo(base: str, days: int, console: Console) -> None:
         )
 
 
+async def _warehouse(base: str, days: int, console: Console, data_dir: Path) -> None:
+    """Sync the three platforms over their real wire protocols into a fresh warehouse and report."""
+    from app import composition
+    from app.ingest_cli import report_table
+    from app.settings import PLATFORMS, Settings
+    from tools.ingest.sync import Syncer, SyncOptions
+    from tools.ingest.writer import WarehouseWriter
+    from tools.reporting import performance
+
+    settings = Settings(sandbox_url=base, data_dir=data_dir)
+    world = await composition.sandbox_world(settings)
+    lake = composition.lake(settings)
+    adapters = composition.build_adapters(settings, world, platforms=list(PLATFORMS), sink=lake.write)
+    engine = composition.warehouse(settings)
+    console.print("Syncing Meta, X and TikTok over their APIs into one warehouse…")
+    try:
+        syncer = Syncer(writer=WarehouseWriter(engine), adapters=adapters, today=composition.today_for(world))
+        report = await syncer.sync(SyncOptions(days=days + 1, segments=False, hourly=False))
+    finally:
+        for adapter in adapters.values():
+            await adapter.aclose()
+    requests = sum(report.requests.values())
+    console.print(f"synced {sum(r.rows for r in report.results):,} rows with {requests} API requests")
+    first, last, rows = performance(
+        engine, days=days, fx=settings.fx_rates, reporting_currency=settings.reporting_currency
+    )
+    console.print(report_table(rows, first, last, "platform", settings.reporting_currency))
+    engine.dispose()
+
+
 def run_demo(*, days: int, seed: int) -> None:
     console = make_console()
     console.print(
         "[bold]adcluster demo[/]: starting the sandbox (Meta, X and TikTok over a simulated market)…"
     )
     market = Market(WorldConfig(seed=seed))
-    with running_sandbox(market) as base:
+    with running_sandbox(market) as base, tempfile.TemporaryDirectory() as tmp:
         console.print(f"sandbox listening on {base}")
         asyncio.run(_demo(base, days, console))
+        asyncio.run(_warehouse(base, days, console, Path(tmp)))
     console.print("sandbox stopped cleanly.")

@@ -222,11 +222,16 @@ def report(
             writer.writerow(r.model_dump(mode="json"))
         typer.echo(buffer.getvalue().rstrip())
         return
-    cur = settings.reporting_currency
+    make_console().print(report_table(rows, first, last, by.value, settings.reporting_currency))
+
+
+def report_table(rows: list, first: dt.date, last: dt.date, by: str, cur: str) -> Table:  # type: ignore[type-arg]
+    """The cross-platform report as a rich table (shared with `adcluster demo`)."""
+    grouped = by != "platform"
     table = Table(title=f"{first} .. {last} (ratios from sums; {cur} through ADCLUSTER_FX_RATES)")
     for col in (
         "platform",
-        by.value if by is not ReportBy.platform else "",
+        by if grouped else "",
         "spend (native)",
         f"spend {cur}",
         "impr.",
@@ -240,12 +245,12 @@ def report(
         "ROAS",
     ):
         if col:
-            table.add_column(col, justify="left" if col in ("platform", by.value) else "right")
+            table.add_column(col, justify="left" if col in ("platform", by) else "right")
     for r in rows:
         native = f"{r.spend:,.2f} {r.currency}" if r.spend is not None else "mixed"
-        cells = [
+        table.add_row(
             r.platform,
-            *([r.key] if by is not ReportBy.platform else []),
+            *([r.key] if grouped else []),
             native,
             f"{r.spend_reporting:,.2f}",
             f"{r.impressions:,}",
@@ -257,9 +262,8 @@ def report(
             _fmt(r.cpa),
             f"{r.value_reporting:,.2f}",
             _fmt(r.roas),
-        ]
-        table.add_row(*cells)
-    make_console().print(table)
+        )
+    return table
 
 
 def _fmt(value: object) -> str:

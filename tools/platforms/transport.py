@@ -167,7 +167,7 @@ class Transport:
     ) -> Any:
         pause = self.pacer.delay()
         if pause > 0:
-            logger.info(
+            logger.debug(
                 "%s: pacing %.2fs before %s %s (usage near the limit)",
                 self.platform,
                 pause,
