@@ -18,12 +18,14 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Market]:
+def configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine) -> Iterator[Market]:  # type: ignore[no-untyped-def]
+    """A sandbox and settings pointing the CLI at it, with the warehouse on the backend under test."""
     market = Market(small_config(seed=9, accounts=1, ads=20, days=14))
     with running_sandbox(market) as url:
         monkeypatch.setenv("ADCLUSTER_SANDBOX_URL", url)
         monkeypatch.setenv("ADCLUSTER_PLATFORMS", '["meta"]')
         monkeypatch.setenv("ADCLUSTER_DATA_DIR", str(tmp_path / "data"))
+        monkeypatch.setenv("ADCLUSTER_DATABASE_URL", engine.url.render_as_string(hide_password=False))
         yield market
 
 
