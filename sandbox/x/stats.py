@@ -173,9 +173,11 @@ def _check_entities(view: XView, account: Account, entity: str, ids: list[str]) 
 
 @dataclass(kw_only=True)
 class _Rows:
-    """Ledger rows as parallel arrays: ad id, bucket, placement group (0 X, 1 network), segment cell."""
+    """Ledger rows as parallel arrays: ad (an index into `ad_names`), bucket, placement group (0 X,
+    1 network), segment cell. Integer ad codes keep per-request filtering vectorised on big accounts."""
 
-    ads: np.ndarray
+    ad_code: np.ndarray
+    ad_names: list[str]
     bucket: np.ndarray
     network: np.ndarray
     segment: np.ndarray | None
@@ -191,11 +193,15 @@ class StatsEngine:
         """The sync endpoint's body without its request echo."""
         rows = self._rows(q)
         keep = rows.network == (1 if q.placement == "PUBLISHER_NETWORK" else 0)
-        entity_of = self._entity_map(q, np.unique(rows.ads[keep]).tolist())
-        owner = np.array([entity_of.get(a, "") for a in rows.ads[keep].tolist()], dtype=object)
+        entity_of = self._entity_map(q, rows.ad_names)
+        wanted = {entity_id: k for k, entity_id in enumerate(q.entity_ids)}
+        code_of_ad = np.array([wanted.get(entity_of.get(a, ""), -1) for a in rows.ad_names] or [-1])
+        row_code = code_of_ad[rows.ad_code] if rows.ad_code.size else np.zeros(0, dtype=np.int64)
+        keep = keep & (row_code >= 0)
+        owner = row_code[keep]
         data = []
-        for entity_id in q.entity_ids:
-            mask = owner == entity_id
+        for k, entity_id in enumerate(q.entity_ids):
+            mask = owner == k
             if q.segmentation is None:
                 id_data = [{"segment": None, "metrics": self._metrics(q, rows, keep, mask)}]
             else:
@@ -329,11 +335,11 @@ class StatsEngine:
         d0, d1 = q.start_hour // 24, q.end_hour // 24 - 1
         frame = self.market.daily(q.account_id, self._date(d0), self._date(d1), segments=True)
         cols = frame.columns
-        ads = np.array(frame.ad_ids or [""], dtype=object)[cols["ad"]]
         bucket = cols["day"] - d0 if q.granularity == "DAY" else np.zeros(len(frame), dtype=np.int64)
         network = (SEGMENT_INDEX["placement"][cols["segment"]] == NETWORK).astype(np.int64)
         return _Rows(
-            ads=ads,
+            ad_code=cols["ad"],
+            ad_names=list(frame.ad_ids),
             bucket=bucket,
             network=network,
             segment=cols["segment"],
@@ -342,6 +348,7 @@ class StatsEngine:
 
     def _hour_rows(self, q: StatsQuery) -> _Rows:
         parts: list[_Rows] = []
+        names: dict[str, int] = {}  # ad id -> code, shared by every day's part
         step = self.view.step(q.account_id)
         money = ("spend_micros", "value_micros")
         for day in range(q.start_hour // 24, (q.end_hour + 23) // 24):
@@ -374,7 +381,8 @@ class StatsEngine:
             ad_grid = np.repeat(np.arange(len(ad_ids)), 24).reshape(len(ad_ids), 24)
             hour_grid = np.tile(hours, (len(ad_ids), 1))
             sel = np.broadcast_to(inside, ad_grid.shape)
-            ads = np.array(ad_ids, dtype=object)[ad_grid[sel]]
+            codes = np.array([names.setdefault(a, len(names)) for a in ad_ids] or [0], dtype=np.int64)
+            ads = codes[ad_grid[sel]]
             bucket = (
                 hour_grid[sel] - q.start_hour
                 if q.granularity == "HOUR"
@@ -384,7 +392,8 @@ class StatsEngine:
                 values = {m: (net[m] if group else total[m] - net[m])[sel] for m in METRICS}
                 parts.append(
                     _Rows(
-                        ads=ads,
+                        ad_code=ads,
+                        ad_names=[],
                         bucket=bucket,
                         network=np.full(ads.size, group, dtype=np.int64),
                         segment=None,
@@ -394,14 +403,16 @@ class StatsEngine:
         if not parts:
             empty = np.zeros(0, dtype=np.int64)
             return _Rows(
-                ads=np.zeros(0, dtype=object),
+                ad_code=empty,
+                ad_names=[],
                 bucket=empty,
                 network=empty,
                 segment=None,
                 metrics={m: empty for m in METRICS},
             )
         return _Rows(
-            ads=np.concatenate([p.ads for p in parts]),
+            ad_code=np.concatenate([p.ad_code for p in parts]),
+            ad_names=list(names),
             bucket=np.concatenate([p.bucket for p in parts]),
             network=np.concatenate([p.network for p in parts]),
             segment=None,
