@@ -57,6 +57,11 @@ class Timelined(BaseModel):
         table = np.array([missing if v is None else float(v) for v in values] + [missing])
         return table[idx]  # idx -1 picks the trailing `missing`
 
+    def last_change_hour(self, hour: int) -> int:
+        """The latest hour at or before `hour` at which a setting changed (or the entity was created)."""
+        changes = [e[0] for entries in self.timeline.values() for e in entries if e[0] <= hour]
+        return max([int(getattr(self, "created_hour", 0)), *changes])
+
     def changed_since(self, hour: int) -> bool:
         return any(e[0] >= hour for entries in self.timeline.values() for e in entries)
 

@@ -90,8 +90,7 @@ class TikTokView:
         return days * 24 + local.hour + (1 if (local.minute or local.second) else 0)
 
     def updated_hour(self, entity: Campaign | AdSet | Ad) -> int:
-        hours = [e[0] for entries in entity.timeline.values() for e in entries if e[0] <= self.hour]
-        return max([entity.created_hour, *hours])
+        return entity.last_change_hour(self.hour)
 
     # -- statuses ---------------------------------------------------------------------------------
 

@@ -108,8 +108,7 @@ class XView:
         return days * 24 + local.hour, whole
 
     def updated_hour(self, entity: Campaign | AdSet | Ad) -> int:
-        hours = [e[0] for entries in entity.timeline.values() for e in entries if e[0] <= self.hour]
-        return max([entity.created_hour, *hours])
+        return entity.last_change_hour(self.hour)
 
     # -- ids ------------------------------------------------------------------------------------
 
