@@ -27,11 +27,6 @@ from storage.upsert import upsert
 from tools.platforms.base import RowProblem
 from tools.platforms.records import (
     AccountRecord,
-    AdRecord,
-    AdSetRecord,
-    AudienceRecord,
-    CampaignRecord,
-    CreativeRecord,
     HourlyRow,
     MetricRow,
     SegmentMetricRow,
@@ -44,6 +39,28 @@ def account_key(account: AccountRecord) -> str:
 
 def entity_key(account: AccountRecord, kind: str, platform_id: str) -> str:
     return internal_id(account.platform, account.platform_id, kind, platform_id)
+
+
+# stream -> (kind used in internal ids, table)
+ENTITY_TABLES: dict[str, tuple[str, Any]] = {
+    "campaigns": ("campaign", Campaign),
+    "adsets": ("adset", AdSet),
+    "ads": ("ad", Ad),
+    "creatives": ("creative", Creative),
+    "audiences": ("audience", CustomAudience),
+}
+# stream -> (parent kind, the record's field naming it, parent table): children need their parent first
+PARENTS: dict[str, tuple[str, str, Any]] = {
+    "adsets": ("campaign", "campaign_platform_id", Campaign),
+    "ads": ("adset", "adset_platform_id", AdSet),
+}
+# record field holding platform ids -> the relative they name
+REFERENCES = {
+    "campaign_platform_id": "campaign",
+    "adset_platform_id": "adset",
+    "creative_platform_id": "creative",
+    "adset_platform_ids": "adset_ids",
+}
 
 
 class WarehouseWriter:
@@ -74,132 +91,42 @@ class WarehouseWriter:
         self, account: AccountRecord, stream: str, items: Sequence[Any]
     ) -> tuple[int, list[RowProblem]]:
         """Upsert entity records; rows whose parent is unknown are reported, not written."""
-        acc = account_key(account)
+        if stream not in ENTITY_TABLES:
+            raise ValueError(f"unknown entity stream {stream!r}")
+        kind, model = ENTITY_TABLES[stream]
+        parent = PARENTS.get(stream)
         now = self.now()
         problems: list[RowProblem] = []
         rows: list[dict[str, Any]] = []
-        model: Any
         with session_scope(self.engine) as session:
-            if stream == "campaigns":
-                model = Campaign
-                rows = [
-                    {
-                        "id": entity_key(account, "campaign", c.platform_id),
-                        "account_id": acc,
-                        "platform": account.platform,
-                        "platform_id": c.platform_id,
-                        "name": c.name,
-                        "status": c.status,
-                        "effective_status": c.effective_status,
-                        "objective": c.objective,
-                        "currency": account.currency,
-                        "daily_budget_micros": c.daily_budget_micros,
-                        "lifetime_budget_micros": c.lifetime_budget_micros,
-                        "updated_at": c.updated_at,
-                        "synced_at": now,
-                    }
-                    for c in items
-                    if isinstance(c, CampaignRecord)
-                ]
-            elif stream == "adsets":
-                model = AdSet
-                known = self._ids(session, Campaign, acc)
-                for i, s in enumerate(items):
-                    assert isinstance(s, AdSetRecord)
-                    parent = entity_key(account, "campaign", s.campaign_platform_id)
-                    if parent not in known:
-                        problems.append(self._orphan(account, stream, i, "campaign", s.campaign_platform_id))
-                        continue
-                    rows.append(
-                        {
-                            "id": entity_key(account, "adset", s.platform_id),
-                            "account_id": acc,
-                            "campaign_id": parent,
-                            "platform": account.platform,
-                            "platform_id": s.platform_id,
-                            "name": s.name,
-                            "status": s.status,
-                            "effective_status": s.effective_status,
-                            "currency": account.currency,
-                            "daily_budget_micros": s.daily_budget_micros,
-                            "lifetime_budget_micros": s.lifetime_budget_micros,
-                            "bid_micros": s.bid_micros,
-                            "bid_strategy": s.bid_strategy,
-                            "optimization_goal": s.optimization_goal,
-                            "targeting": s.targeting.model_dump(),
-                            "end_time": s.end_time,
-                            "updated_at": s.updated_at,
-                            "synced_at": now,
-                        }
-                    )
-            elif stream == "ads":
-                model = Ad
-                known = self._ids(session, AdSet, acc)
-                for i, a in enumerate(items):
-                    assert isinstance(a, AdRecord)
-                    parent = entity_key(account, "adset", a.adset_platform_id)
-                    if parent not in known:
-                        problems.append(self._orphan(account, stream, i, "ad set", a.adset_platform_id))
-                        continue
-                    rows.append(
-                        {
-                            "id": entity_key(account, "ad", a.platform_id),
-                            "account_id": acc,
-                            "adset_id": parent,
-                            "campaign_id": entity_key(account, "campaign", a.campaign_platform_id),
-                            "platform": account.platform,
-                            "platform_id": a.platform_id,
-                            "name": a.name,
-                            "status": a.status,
-                            "effective_status": a.effective_status,
-                            "creative_id": entity_key(account, "creative", a.creative_platform_id)
-                            if a.creative_platform_id
-                            else None,
-                            "updated_at": a.updated_at,
-                            "synced_at": now,
-                        }
-                    )
-            elif stream == "creatives":
-                model = Creative
-                rows = [
-                    {
-                        "id": entity_key(account, "creative", c.platform_id),
-                        "account_id": acc,
-                        "platform": account.platform,
-                        "platform_id": c.platform_id,
-                        "name": c.name,
-                        "headline": c.headline,
-                        "body": c.body,
-                        "image_hash": c.image_hash,
-                        "image_url": c.image_url,
-                        "call_to_action": c.call_to_action,
-                        "link": c.link,
-                        "synced_at": now,
-                    }
-                    for c in items
-                    if isinstance(c, CreativeRecord)
-                ]
-            elif stream == "audiences":
-                model = CustomAudience
-                rows = [
-                    {
-                        "id": entity_key(account, "audience", c.platform_id),
-                        "account_id": acc,
-                        "platform": account.platform,
-                        "platform_id": c.platform_id,
-                        "name": c.name,
-                        "subtype": c.subtype,
-                        "size_lower": c.size_lower,
-                        "size_upper": c.size_upper,
-                        "adset_ids": [entity_key(account, "adset", s) for s in c.adset_platform_ids],
-                        "synced_at": now,
-                    }
-                    for c in items
-                    if isinstance(c, AudienceRecord)
-                ]
-            else:
-                raise ValueError(f"unknown entity stream {stream!r}")
+            known = self._ids(session, parent[2], account_key(account)) if parent else set()
+            for i, record in enumerate(items):
+                row = self._entity_row(account, kind, record, now)
+                if parent and row[f"{parent[0]}_id"] not in known:
+                    problems.append(self._orphan(account, stream, i, parent[0], getattr(record, parent[1])))
+                    continue
+                rows.append(row)
             return upsert(session, model, rows), problems
+
+    def _entity_row(self, account: AccountRecord, kind: str, record: Any, now: dt.datetime) -> dict[str, Any]:
+        """A record's own fields, with platform ids of itself and its relatives turned into internal ids."""
+        row = record.model_dump()
+        for field, relative in REFERENCES.items():
+            if field in row:
+                value = row.pop(field)
+                if relative == "adset_ids":
+                    row[relative] = [entity_key(account, "adset", v) for v in value]
+                else:
+                    row[f"{relative}_id"] = entity_key(account, relative, value) if value else None
+        row.update(
+            id=entity_key(account, kind, record.platform_id),
+            account_id=account_key(account),
+            platform=account.platform,
+            synced_at=now,
+        )
+        if kind in ("campaign", "adset"):
+            row["currency"] = account.currency
+        return row
 
     def _ids(self, session: Any, model: Any, account_id: str) -> set[str]:
         return set(session.exec(select(model.id).where(model.account_id == account_id)).all())
