@@ -153,3 +153,18 @@ def test_baselines_follow_their_rules() -> None:
 def test_bad_input_gets_a_typed_error_never_a_nan(build, message: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match=message):
         build()
+
+
+def test_the_delivery_curve_uses_impressions_and_the_pooled_conversion_rate() -> None:
+    from tools.optimize.allocation import fit_delivery_curve
+
+    rng = np.random.default_rng(5)
+    spend = rng.uniform(20, 200, size=30)
+    imps = rng.poisson(20_000 * (1 - np.exp(-spend / 90)))
+    conv = rng.binomial(imps, 0.001)
+    fit = fit_delivery_curve([int(s * 1e6) for s in spend], imps.tolist(), conv.astype(float).tolist())
+    assert fit is not None
+    assert fit.scale == pytest.approx(90, rel=0.1)
+    assert fit.ceiling == pytest.approx(20, rel=0.25)  # 20,000 impressions x 0.1%
+    assert 0 < fit.ceiling_sd < fit.ceiling / 3
+    assert fit_delivery_curve([10_000_000], [100], [1.0]) is None

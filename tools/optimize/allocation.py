@@ -34,11 +34,18 @@ class AdSetHistory(BaseModel):
     max_budget_micros: int | None = Field(default=None, gt=0)
     spend_micros: list[int] = Field(default_factory=list, description="daily spend, oldest first")
     conversions: list[float] = Field(default_factory=list, description="daily conversions (or value)")
+    impressions: list[int] | None = Field(
+        default=None, description="daily impressions: a far less noisy curve"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> AdSetHistory:
-        if len(self.spend_micros) != len(self.conversions):
-            raise ValueError(f"{self.adset_id}: spend and conversions must have one entry per day")
+        if len(self.spend_micros) != len(self.conversions) or (
+            self.impressions is not None and len(self.impressions) != len(self.spend_micros)
+        ):
+            raise ValueError(
+                f"{self.adset_id}: spend, conversions and impressions must have one entry per day"
+            )
         if any(s < 0 for s in self.spend_micros) or any(
             not np.isfinite(c) or c < 0 for c in self.conversions
         ):
@@ -81,6 +88,38 @@ class Allocator(Protocol):
     name: str
 
     def allocate(self, adsets: list[AdSetHistory], total_budget_micros: int) -> list[Proposal]: ...
+
+
+def fit_delivery_curve(
+    spend_micros: list[int], impressions: list[int], conversions: list[float]
+) -> CurveFit | None:
+    """The response fitted on impressions (thousands a day, little noise) times conversions per impression;
+    the uncertainty of the conversion rate (Beta posterior) becomes the uncertainty of the ceiling."""
+    b = np.asarray(spend_micros, float) / 1e6
+    imps = np.asarray(impressions, float)
+    conv = float(np.sum(conversions))
+    use = (b > 0) & (imps > 0)
+    if use.sum() < 2 or conv <= 0:
+        return None
+    b, imps = b[use], imps[use]
+
+    def residual(theta: np.ndarray) -> np.ndarray:
+        capacity, scale = np.exp(theta)
+        return (imps - capacity * (1 - np.exp(-b / scale))) / np.sqrt(imps)
+
+    fit = least_squares(
+        residual, np.log([imps.max() * 2, b.mean()]), bounds=(np.log([1.0, 1e-6]), np.log([1e12, 1e9]))
+    )
+    capacity, scale = np.exp(fit.x)
+    total_imps = float(np.sum(impressions))
+    rate = (conv + 0.5) / (total_imps + 1.0)
+    rate_sd = float(np.sqrt(rate * (1 - rate) / (total_imps + 1.0)))
+    return CurveFit(
+        scale=float(scale),
+        ceiling=float(capacity * rate),
+        ceiling_sd=float(capacity * rate_sd),
+        days=int(b.size),
+    )
 
 
 def fit_curve(
@@ -169,12 +208,7 @@ class CurveAllocator:
 
     def allocate(self, adsets: list[AdSetHistory], total_budget_micros: int) -> list[Proposal]:
         _one_currency(adsets, total_budget_micros)
-        fits = [
-            fit_curve(a.spend_micros, a.conversions, seed=self.seed)
-            if len(a.spend_micros) >= self.guard.min_days
-            else None
-            for a in adsets
-        ]
+        fits = [self._fit(a) for a in adsets]
         known = [f for f in fits if f is not None]
         # No trusted curve yet: the median gain of the others (or a flat one), scaled to its own budget.
         median_gain = float(np.median([f.ceiling / f.scale for f in known])) if known else 1.0
@@ -192,6 +226,13 @@ class CurveAllocator:
             np.array(ceilings), np.array(scales), bounds[:, 0], bounds[:, 1], total_budget_micros / 1e6
         )
         return [self._proposal(a, f, s) for a, f, s in zip(adsets, fits, spend, strict=True)]
+
+    def _fit(self, a: AdSetHistory) -> CurveFit | None:
+        if len(a.spend_micros) < self.guard.min_days:
+            return None
+        if a.impressions is not None:
+            return fit_delivery_curve(a.spend_micros, a.impressions, a.conversions)
+        return fit_curve(a.spend_micros, a.conversions, seed=self.seed)
 
     def _proposal(self, a: AdSetHistory, fit: CurveFit | None, spend: float) -> Proposal:
         proposed = max(_round(spend * 1e6, a), a.minor_unit_micros)
