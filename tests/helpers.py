@@ -31,3 +31,8 @@ def account_of_platform(market: Market, platform: str, currency: str | None = No
 
 def whole_history(market: Market) -> tuple[dt.date, dt.date]:
     return market.config.start_date, market.now().date
+
+
+async def no_sleep(_: float) -> None:
+    """A sleep that returns at once: retries and pacing without waiting in tests."""
+    return None

@@ -18,6 +18,7 @@ from sandbox.market.segments import Platform
 from sandbox.server.credentials import credentials_for
 from storage.lake import RawLake
 from tests.conftest import small_config
+from tests.helpers import no_sleep as _no_sleep
 from tests.warehouse_helpers import dump
 from tools.ingest.rebuild import rebuild
 from tools.ingest.sync import Syncer, SyncOptions
@@ -28,10 +29,6 @@ from tools.platforms.transport import RetryPolicy
 
 SEED = 6
 DAYS = 14
-
-
-async def _no_sleep(_: float) -> None:
-    return None
 
 
 @pytest.fixture

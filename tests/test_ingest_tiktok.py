@@ -25,6 +25,7 @@ from sandbox.market.segments import Platform
 from sandbox.server.credentials import credentials_for
 from storage.lake import RawLake
 from tests.conftest import small_config
+from tests.helpers import no_sleep as _no_sleep
 from tests.warehouse_helpers import dump
 from tools.ingest.rebuild import rebuild
 from tools.ingest.sync import Syncer, SyncOptions
@@ -52,10 +53,6 @@ from tools.platforms.transport import RetryPolicy
 SEED = 6
 DAYS = 14
 CREDS = credentials_for(SEED).tiktok
-
-
-async def _no_sleep(_: float) -> None:
-    return None
 
 
 @pytest.fixture

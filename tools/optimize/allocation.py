@@ -12,7 +12,7 @@ the bounds combine the ad set's min/max, the platform minimum and the maximum ch
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import Protocol
 
 import numpy as np
 from pydantic import BaseModel, Field, model_validator
@@ -237,17 +237,10 @@ class CurveAllocator:
     def _proposal(self, a: AdSetHistory, fit: CurveFit | None, spend: float) -> Proposal:
         proposed = max(_round(spend * 1e6, a), a.minor_unit_micros)
         if fit is None:
-            return Proposal(
-                adset_id=a.adset_id,
-                currency=a.currency,
-                current_budget_micros=a.current_budget_micros,
-                proposed_budget_micros=proposed,
-                expected_conversions_now=None,
-                expected_conversions_after=None,
-                interval_after=None,
-                cpa_now=None,
-                cpa_after=None,
-                evidence=f"needs more data: {len(a.spend_micros)} day(s) of history, "
+            return _plain(
+                a,
+                proposed,
+                f"needs more data: {len(a.spend_micros)} day(s) of history, "
                 f"{self.guard.min_days} needed for a curve",
             )
         now_b, after_b = a.current_budget_micros / 1e6, proposed / 1e6
@@ -321,5 +314,3 @@ def _plain(a: AdSetHistory, proposed: int, why: str) -> Proposal:
         evidence=why,
     )
 
-
-AllocatorName = Literal["curves", "equal", "cpa_rule"]
