@@ -89,7 +89,7 @@ def run(seed: int, days: int = 28) -> dict[str, float]:
                 ]
                 allocator = {
                     "equal": EqualSplit(),
-                    "cpa_rule": CpaRule(goal_cpa=goal),
+                    "cpa_rule": CpaRule(goal_cost=goal),
                     "curves_uncapped": CurveAllocator(Guardrails(max_change=None), seed=seed),
                     "curves_guarded": CurveAllocator(Guardrails(), seed=seed),
                 }[name]

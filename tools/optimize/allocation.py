@@ -2,86 +2,223 @@
 moved toward equal marginal return under a total budget and every guardrail; the seed's CPA rule and an
 equal split as baselines behind the same interface.
 
-Each ad set's daily history (spend, conversions) is fitted to conversions(b) = A (1 - exp(-b / S)); a
-parametric bootstrap gives the fit's uncertainty, and ad sets whose curve is uncertain are valued
-optimistically (an upper quantile of A) so that they get the budget that teaches something. The split
-then solves max sum A_i (1 - exp(-b_i / S_i)) subject to sum b_i = total and lo_i <= b_i <= hi_i, where
-the bounds combine the ad set's min/max, the platform minimum and the maximum change per step
-(water-filling: equal marginal conversions per unit of spend, by bisection on the multiplier).
+Each budget (an ad set's, or a campaign's when the budget lives there) is fitted to
+results(b) = A (1 - exp(-b / S)) from its daily history, where the result is what its objective counts:
+conversions (CPA), value (ROAS), clicks (CPC) or thousand impressions (CPM). A parametric bootstrap (or
+the binomial posterior of the result rate) gives the fit's uncertainty, and budgets whose curve is
+uncertain are valued optimistically (an upper quantile of A) so that they get the budget that teaches
+something. The split then maximises the sum of the curves under the total, the per-entity bounds (min,
+max, platform minimum, maximum change per step) and the account caps (`tools.optimize.curves`).
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 from pydantic import BaseModel, Field, model_validator
-from scipy.optimize import least_squares
+
+from tools.optimize.curves import AllocationError, CurveFit, fit_curve, fit_delivery_curve, water_fill
+from tools.platforms.money import MoneyError, micros_to_decimal, micros_to_minor
+
+Objective = Literal["conversions", "value", "clicks", "impressions"]
+# What one result is and what its cost is called, per objective.
+RESULT: dict[str, tuple[str, str]] = {
+    "conversions": ("conversions", "CPA"),
+    "value": ("value", "cost per unit of value (1 / ROAS)"),
+    "clicks": ("clicks", "CPC"),
+    "impressions": ("thousand impressions", "CPM"),
+}
+# Platform objective names (Meta ODAX and legacy, X, TikTok) to what the allocator maximises.
+_OBJECTIVES: dict[str, Objective] = {
+    **dict.fromkeys(
+        (
+            "OUTCOME_SALES",
+            "CONVERSIONS",
+            "WEBSITE_CONVERSIONS",
+            "PRODUCT_SALES",
+            "SALES",
+            "OUTCOME_LEADS",
+            "LEAD_GENERATION",
+            "APP_INSTALLS",
+            "OUTCOME_APP_PROMOTION",
+            "APP_PROMOTION",
+        ),
+        "conversions",
+    ),
+    **dict.fromkeys(("VALUE", "ROAS"), "value"),
+    **dict.fromkeys(("OUTCOME_TRAFFIC", "TRAFFIC", "LINK_CLICKS", "WEBSITE_CLICKS"), "clicks"),
+    **dict.fromkeys(
+        (
+            "OUTCOME_AWARENESS",
+            "REACH",
+            "BRAND_AWARENESS",
+            "AWARENESS",
+            "VIDEO_VIEWS",
+            "ENGAGEMENT",
+            "OUTCOME_ENGAGEMENT",
+            "ENGAGEMENTS",
+        ),
+        "impressions",
+    ),
+}
 
 
-class AllocationError(ValueError):
-    """The request cannot be met as asked (the message says which constraint)."""
+def objective_for(platform_objective: str) -> Objective:
+    """What the allocator maximises for a campaign objective: awareness campaigns are judged on CPM and
+    traffic campaigns on CPC, not on CPA."""
+    try:
+        return _OBJECTIVES[platform_objective.upper()]
+    except KeyError:
+        raise AllocationError(
+            f"unknown campaign objective {platform_objective!r}: known {sorted(_OBJECTIVES)}"
+        ) from None
 
 
 class AdSetHistory(BaseModel):
-    """What the allocator knows about one ad set; money in integer micros of `currency`."""
+    """What the allocator knows about one budget; money in integer micros of `currency`.
+
+    `level` says where the budget lives: an ad set's own, or its campaign's (then `adset_id` is the
+    campaign's id and `members` the ad sets it funds; `campaign_history` builds one from its ad sets)."""
 
     adset_id: str
     currency: str = Field(min_length=3, max_length=3)
+    level: Literal["adset", "campaign"] = "adset"
+    members: list[str] = Field(default_factory=list, description="ad sets a campaign budget funds")
+    platform: Literal["meta", "x", "tiktok"] | None = None
+    account_id: str | None = Field(default=None, description="for account caps")
+    objective: Objective = "conversions"
     minor_unit_micros: int = Field(default=10_000, gt=0, description="budgets are whole minor units")
     current_budget_micros: int = Field(gt=0)
-    min_budget_micros: int = Field(default=0, ge=0)
+    min_budget_micros: int = Field(default=0, ge=0, description="the larger of the platform's and yours")
     max_budget_micros: int | None = Field(default=None, gt=0)
     spend_micros: list[int] = Field(default_factory=list, description="daily spend, oldest first")
-    conversions: list[float] = Field(default_factory=list, description="daily conversions (or value)")
+    conversions: list[float] = Field(default_factory=list, description="daily conversions")
     impressions: list[int] | None = Field(
         default=None, description="daily impressions: a far less noisy curve"
     )
+    clicks: list[int] | None = Field(default=None, description="daily clicks (traffic objective)")
+    value_micros: list[int] | None = Field(default=None, description="daily purchase value (value objective)")
 
     @model_validator(mode="after")
     def _consistent(self) -> AdSetHistory:
-        if len(self.spend_micros) != len(self.conversions) or (
-            self.impressions is not None and len(self.impressions) != len(self.spend_micros)
-        ):
-            raise ValueError(
-                f"{self.adset_id}: spend, conversions and impressions must have one entry per day"
-            )
+        n = len(self.spend_micros)
+        series = {
+            "conversions": self.conversions,
+            "impressions": self.impressions,
+            "clicks": self.clicks,
+            "value_micros": self.value_micros,
+        }
+        if any(v is not None and len(v) != n for v in series.values()):
+            raise ValueError(f"{self.adset_id}: every daily series must have one entry per day of spend")
         if any(s < 0 for s in self.spend_micros) or any(
-            not np.isfinite(c) or c < 0 for c in self.conversions
+            not np.isfinite(x) or x < 0 for v in series.values() if v is not None for x in v
         ):
-            raise ValueError(f"{self.adset_id}: spend and conversions must be finite and not negative")
+            raise ValueError(f"{self.adset_id}: daily figures must be finite and not negative")
+        needed = {"clicks": self.clicks, "value": self.value_micros, "impressions": self.impressions}
+        if self.objective in needed and needed[self.objective] is None and n:
+            raise ValueError(
+                f"{self.adset_id}: the {self.objective} objective needs its daily {self.objective}"
+            )
         if self.max_budget_micros is not None and self.max_budget_micros < self.min_budget_micros:
             raise ValueError(f"{self.adset_id}: max budget below min budget")
         return self
+
+    def results(self) -> list[float]:
+        """The daily results its objective counts."""
+        if self.objective == "clicks":
+            return [float(c) for c in self.clicks or []]
+        if self.objective == "value":
+            return [v / 1e6 for v in self.value_micros or []]
+        if self.objective == "impressions":
+            return [i / 1000 for i in self.impressions or []]
+        return list(self.conversions)
+
+
+def _sum_series(rows: list[list[int] | list[float] | None]) -> list | None:  # type: ignore[type-arg]
+    if any(r is None for r in rows):
+        return None
+    return [sum(day) for day in zip(*rows, strict=True)]  # type: ignore[arg-type]
+
+
+def campaign_history(
+    campaign_id: str,
+    members: list[AdSetHistory],
+    *,
+    current_budget_micros: int,
+    min_budget_micros: int = 0,
+    max_budget_micros: int | None = None,
+) -> AdSetHistory:
+    """One budget unit for a campaign whose budget lives at the campaign level (Meta's campaign budget,
+    TikTok's campaign budget, X's campaign budget optimisation): its ad sets' days summed."""
+    if not members:
+        raise AllocationError(f"campaign {campaign_id} has no ad sets to fund")
+    first = members[0]
+    if len({(m.currency, m.objective, len(m.spend_micros)) for m in members}) > 1:
+        raise AllocationError(
+            f"campaign {campaign_id}: its ad sets differ in currency, objective or days of history"
+        )
+    return AdSetHistory(
+        adset_id=campaign_id,
+        currency=first.currency,
+        level="campaign",
+        members=[m.adset_id for m in members],
+        platform=first.platform,
+        account_id=first.account_id,
+        objective=first.objective,
+        minor_unit_micros=first.minor_unit_micros,
+        current_budget_micros=current_budget_micros,
+        min_budget_micros=min_budget_micros,
+        max_budget_micros=max_budget_micros,
+        spend_micros=_sum_series([m.spend_micros for m in members]) or [],
+        conversions=_sum_series([m.conversions for m in members]) or [],
+        impressions=_sum_series([m.impressions for m in members]),
+        clicks=_sum_series([m.clicks for m in members]),
+        value_micros=_sum_series([m.value_micros for m in members]),
+    )
 
 
 class Guardrails(BaseModel):
     max_change: float | None = Field(default=0.3, gt=0, description="largest relative change per step")
     exploration: float = Field(default=1.0, ge=0, description="z of the optimistic quantile of a curve")
     min_days: int = Field(default=7, ge=2, description="days of history before a curve is trusted")
-
-
-class CurveFit(BaseModel):
-    scale: float  # S, in major units of spend
-    ceiling: float  # A, conversions at saturation
-    ceiling_sd: float
-    days: int
-
-    def conversions(self, spend: float, *, ceiling: float | None = None) -> float:
-        return float((ceiling if ceiling is not None else self.ceiling) * (1 - np.exp(-spend / self.scale)))
+    account_caps_micros: dict[str, int] = Field(
+        default_factory=dict, description="per account id: the most its budgets may add up to a day"
+    )
 
 
 class Proposal(BaseModel):
-    adset_id: str
+    adset_id: str = Field(description="the budget's owner: the ad set, or the campaign when level=campaign")
+    level: Literal["adset", "campaign"] = "adset"
+    members: list[str] = Field(default_factory=list)
     currency: str
+    objective: Objective = "conversions"
     current_budget_micros: int
     proposed_budget_micros: int
-    expected_conversions_now: float | None
-    expected_conversions_after: float | None
+    platform_budget: str | None = Field(
+        default=None, description="the proposal in the platform's own unit for the write"
+    )
+    expected_results_now: float | None
+    expected_results_after: float | None
     interval_after: tuple[float, float] | None
-    cpa_now: float | None
-    cpa_after: float | None
+    cost_metric: str = "CPA"
+    cost_per_result_now: float | None
+    cost_per_result_after: float | None
     evidence: str
+
+
+def platform_budget(platform: str | None, micros: int, currency: str) -> str | None:
+    """Meta writes budgets in minor units, X in micros, TikTok as a decimal of major units."""
+    try:
+        if platform == "meta":
+            return str(micros_to_minor(micros, currency))
+        if platform == "x":
+            return str(micros)
+        if platform == "tiktok":
+            return str(micros_to_decimal(micros, currency))
+    except MoneyError as exc:
+        raise AllocationError(str(exc)) from None
+    return None
 
 
 class Allocator(Protocol):
@@ -90,89 +227,27 @@ class Allocator(Protocol):
     def allocate(self, adsets: list[AdSetHistory], total_budget_micros: int) -> list[Proposal]: ...
 
 
-def fit_delivery_curve(
-    spend_micros: list[int], impressions: list[int], conversions: list[float]
-) -> CurveFit | None:
-    """The response fitted on impressions (thousands a day, little noise) times conversions per impression;
-    the uncertainty of the conversion rate (Beta posterior) becomes the uncertainty of the ceiling."""
-    b = np.asarray(spend_micros, float) / 1e6
-    imps = np.asarray(impressions, float)
-    conv = float(np.sum(conversions))
-    use = (b > 0) & (imps > 0)
-    if use.sum() < 2 or conv <= 0:
-        return None
-    b, imps = b[use], imps[use]
-
-    def residual(theta: np.ndarray) -> np.ndarray:
-        capacity, scale = np.exp(theta)
-        return (imps - capacity * (1 - np.exp(-b / scale))) / np.sqrt(imps)
-
-    fit = least_squares(
-        residual, np.log([imps.max() * 2, b.mean()]), bounds=(np.log([1.0, 1e-6]), np.log([1e12, 1e9]))
-    )
-    capacity, scale = np.exp(fit.x)
-    total_imps = float(np.sum(impressions))
-    rate = (conv + 0.5) / (total_imps + 1.0)
-    rate_sd = float(np.sqrt(rate * (1 - rate) / (total_imps + 1.0)))
-    return CurveFit(
-        scale=float(scale),
-        ceiling=float(capacity * rate),
-        ceiling_sd=float(capacity * rate_sd),
-        days=int(b.size),
-    )
+def _round(micros: float, a: AdSetHistory) -> int:
+    return int(micros // a.minor_unit_micros) * a.minor_unit_micros
 
 
-def fit_curve(
-    spend_micros: list[int], conversions: list[float], *, seed: int = 0, boot: int = 30
-) -> CurveFit | None:
-    """Least-squares fit of A (1 - exp(-b / S)), a parametric bootstrap of A; None without enough signal."""
-    b = np.asarray(spend_micros, float) / 1e6
-    y = np.asarray(conversions, float)
-    use = b > 0
-    b, y = b[use], y[use]
-    if b.size < 2 or y.sum() <= 0 or (np.ptp(b) <= 0 and b.size < 3):
-        return None
-
-    def solve(target: np.ndarray) -> tuple[float, float]:
-        def residual(theta: np.ndarray) -> np.ndarray:
-            ceiling, scale = np.exp(theta)
-            return (target - ceiling * (1 - np.exp(-b / scale))) / np.sqrt(np.maximum(target, 1.0))
-
-        start = np.log([max(target.max(), 1e-3) * 2, max(b.mean(), 1e-6)])
-        fit = least_squares(residual, start, bounds=(np.log([1e-6, 1e-6]), np.log([1e9, 1e9])))
-        ceiling, scale = np.exp(fit.x)
-        return float(ceiling), float(scale)
-
-    ceiling, scale = solve(y)
-    rng = np.random.default_rng(seed)
-    expected = ceiling * (1 - np.exp(-b / scale))
-    boots = [solve(rng.poisson(np.maximum(expected, 1e-9)).astype(float))[0] for _ in range(boot)]
-    return CurveFit(scale=scale, ceiling=ceiling, ceiling_sd=float(np.std(boots)), days=int(b.size))
-
-
-def water_fill(
-    ceilings: np.ndarray, scales: np.ndarray, lo: np.ndarray, hi: np.ndarray, total: float
-) -> np.ndarray:
-    """argmax sum A_i (1 - exp(-b_i / S_i)) with sum b_i = total and lo_i <= b_i <= hi_i."""
-    if lo.sum() > total + 1e-9:
-        raise AllocationError(f"the total budget {total:.2f} is below the sum of minimums {lo.sum():.2f}")
-    if hi.sum() < total - 1e-9:
-        return hi.copy()  # every ad set at its ceiling; the rest stays unspent
-    gain = ceilings / scales  # marginal conversions per unit of spend at zero spend
-
-    def spend_at(lam: float) -> np.ndarray:
-        with np.errstate(divide="ignore"):
-            b = scales * np.log(np.where(gain > 0, gain / lam, 1e-300))
-        return np.clip(b, lo, hi)
-
-    low, high = 1e-300, float(max(gain.max(), 1e-300)) * 10
-    for _ in range(300):
-        mid = np.sqrt(low * high)
-        if spend_at(mid).sum() > total:
-            low = mid
-        else:
-            high = mid
-    return spend_at(high)
+def _check_request(adsets: list[AdSetHistory], total: int) -> None:
+    if not adsets:
+        raise AllocationError("no ad sets to allocate over")
+    currencies = {a.currency for a in adsets}
+    if len(currencies) > 1:
+        raise AllocationError(f"one allocation is in one currency; got {sorted(currencies)}")
+    objectives = {a.objective for a in adsets}
+    if len(objectives) > 1:
+        raise AllocationError(
+            f"one allocation serves one objective; got {sorted(objectives)}: split the budget by objective "
+            "first (awareness is judged on CPM, traffic on CPC, sales on CPA)"
+        )
+    ids = [a.adset_id for a in adsets] + [m for a in adsets for m in a.members]
+    if len(set(ids)) != len(ids):
+        raise AllocationError("an ad set appears twice (on its own and inside a campaign budget?)")
+    if total <= 0:
+        raise AllocationError("the total budget must be positive")
 
 
 def _bounds(a: AdSetHistory, guard: Guardrails) -> tuple[float, float]:
@@ -181,20 +256,6 @@ def _bounds(a: AdSetHistory, guard: Guardrails) -> tuple[float, float]:
     if guard.max_change is not None:
         lo, hi = max(lo, current * (1 - guard.max_change)), min(hi, current * (1 + guard.max_change))
     return lo, max(lo, hi)
-
-
-def _round(micros: float, a: AdSetHistory) -> int:
-    return int(micros // a.minor_unit_micros) * a.minor_unit_micros
-
-
-def _one_currency(adsets: list[AdSetHistory], total: int) -> None:
-    if not adsets:
-        raise AllocationError("no ad sets to allocate over")
-    currencies = {a.currency for a in adsets}
-    if len(currencies) > 1:
-        raise AllocationError(f"one allocation is in one currency; got {sorted(currencies)}")
-    if total <= 0:
-        raise AllocationError("the total budget must be positive")
 
 
 class CurveAllocator:
@@ -207,7 +268,7 @@ class CurveAllocator:
         self.seed = seed
 
     def allocate(self, adsets: list[AdSetHistory], total_budget_micros: int) -> list[Proposal]:
-        _one_currency(adsets, total_budget_micros)
+        _check_request(adsets, total_budget_micros)
         fits = [self._fit(a) for a in adsets]
         known = [f for f in fits if f is not None]
         # No trusted curve yet: the median gain of the others (or a flat one), scaled to its own budget.
@@ -219,11 +280,27 @@ class CurveAllocator:
                 ceilings.append(median_gain * scale * (1 + self.guard.exploration))
                 scales.append(scale)
             else:
-                ceilings.append(f.ceiling + self.guard.exploration * f.ceiling_sd)
+                # Optimism where uncertain, bounded: a barely curved history (ceiling unidentified, its
+                # bootstrap sd huge) must not take the whole budget on hope alone.
+                z = self.guard.exploration
+                ceilings.append(min(f.ceiling + z * f.ceiling_sd, f.ceiling * (1 + z)))
                 scales.append(f.scale)
         bounds = np.array([_bounds(a, self.guard) for a in adsets])
+        accounts = sorted({a.account_id or "" for a in adsets})
+        groups = np.array([accounts.index(a.account_id or "") for a in adsets])
+        caps = {
+            accounts.index(acc): cap / 1e6
+            for acc, cap in self.guard.account_caps_micros.items()
+            if acc in accounts
+        }
         spend = water_fill(
-            np.array(ceilings), np.array(scales), bounds[:, 0], bounds[:, 1], total_budget_micros / 1e6
+            np.array(ceilings),
+            np.array(scales),
+            bounds[:, 0],
+            bounds[:, 1],
+            total_budget_micros / 1e6,
+            groups=groups,
+            group_caps=caps,
         )
         return [self._proposal(a, f, s) for a, f, s in zip(adsets, fits, spend, strict=True)]
 
@@ -231,8 +308,15 @@ class CurveAllocator:
         if len(a.spend_micros) < self.guard.min_days:
             return None
         if a.impressions is not None:
-            return fit_delivery_curve(a.spend_micros, a.impressions, a.conversions)
-        return fit_curve(a.spend_micros, a.conversions, seed=self.seed)
+            if a.objective == "impressions":  # no rate to estimate: the delivery curve is the result
+                fit = fit_delivery_curve(a.spend_micros, a.impressions, [float(i) for i in a.impressions])
+                return (
+                    None
+                    if fit is None
+                    else fit.model_copy(update={"ceiling": fit.ceiling / 1000, "ceiling_sd": 0.0})
+                )
+            return fit_delivery_curve(a.spend_micros, a.impressions, a.results())
+        return fit_curve(a.spend_micros, a.results(), seed=self.seed)
 
     def _proposal(self, a: AdSetHistory, fit: CurveFit | None, spend: float) -> Proposal:
         proposed = max(_round(spend * 1e6, a), a.minor_unit_micros)
@@ -244,20 +328,19 @@ class CurveAllocator:
                 f"{self.guard.min_days} needed for a curve",
             )
         now_b, after_b = a.current_budget_micros / 1e6, proposed / 1e6
-        now, after = fit.conversions(now_b), fit.conversions(after_b)
+        now, after = fit.results(now_b), fit.results(after_b)
         spread = 1.96 * fit.ceiling_sd * (1 - np.exp(-after_b / fit.scale))
-        return Proposal(
-            adset_id=a.adset_id,
-            currency=a.currency,
-            current_budget_micros=a.current_budget_micros,
-            proposed_budget_micros=proposed,
-            expected_conversions_now=now,
-            expected_conversions_after=after,
-            interval_after=(max(after - spread, 0.0), after + spread),
-            cpa_now=now_b / now if now > 0 else None,
-            cpa_after=after_b / after if after > 0 else None,
-            evidence=f"curve from {fit.days} days: saturation {fit.ceiling:.1f} conversions/day "
-            f"(sd {fit.ceiling_sd:.1f}), scale {fit.scale:.2f} {a.currency}/day",
+        unit, cost = RESULT[a.objective]
+        return _plain(a, proposed, "").model_copy(
+            update={
+                "expected_results_now": now,
+                "expected_results_after": after,
+                "interval_after": (max(after - spread, 0.0), after + spread),
+                "cost_per_result_now": now_b / now if now > 0 else None,
+                "cost_per_result_after": after_b / after if after > 0 else None,
+                "evidence": f"curve from {fit.days} days: saturation {fit.ceiling:.1f} {unit}/day "
+                f"(sd {fit.ceiling_sd:.1f}), scale {fit.scale:.2f} {a.currency}/day; judged on {cost}",
+            }
         )
 
 
@@ -267,34 +350,35 @@ class EqualSplit:
     name = "equal"
 
     def allocate(self, adsets: list[AdSetHistory], total_budget_micros: int) -> list[Proposal]:
-        _one_currency(adsets, total_budget_micros)
+        _check_request(adsets, total_budget_micros)
         share = total_budget_micros / len(adsets)
         return [_plain(a, max(_round(share, a), a.minor_unit_micros), "equal split") for a in adsets]
 
 
 class CpaRule:
-    """Baseline, the seed's rule: cut 20% when CPA is above 1.2x goal, raise 20% below 0.8x."""
+    """Baseline, the seed's rule: cut 20% when the cost per result is above 1.2x the goal, raise 20% below
+    0.8x. The goal is a CPA for sales, a CPC for traffic and a CPM for awareness."""
 
     name = "cpa_rule"
 
-    def __init__(self, goal_cpa: float, *, days: int = 7) -> None:
-        if not goal_cpa > 0:
-            raise AllocationError("the CPA rule needs a positive goal CPA")
-        self.goal, self.days = goal_cpa, days
+    def __init__(self, goal_cost: float, *, days: int = 7) -> None:
+        if not goal_cost > 0:
+            raise AllocationError("the CPA rule needs a positive goal cost per result")
+        self.goal, self.days = goal_cost, days
 
     def allocate(self, adsets: list[AdSetHistory], total_budget_micros: int) -> list[Proposal]:
-        _one_currency(adsets, total_budget_micros)
+        _check_request(adsets, total_budget_micros)
         out = []
         for a in adsets:
             spend = sum(a.spend_micros[-self.days :]) / 1e6
-            conv = sum(a.conversions[-self.days :])
-            cpa = spend / conv if conv > 0 else float("inf")
-            factor = 0.8 if cpa > 1.2 * self.goal else 1.2 if cpa < 0.8 * self.goal else 1.0
+            results = sum(a.results()[-self.days :])
+            cost = spend / results if results > 0 else float("inf")
+            factor = 0.8 if cost > 1.2 * self.goal else 1.2 if cost < 0.8 * self.goal else 1.0
             out.append(
                 _plain(
                     a,
                     max(_round(a.current_budget_micros * factor, a), a.minor_unit_micros),
-                    f"CPA {cpa:.2f} vs goal {self.goal:.2f}: x{factor}",
+                    f"{RESULT[a.objective][1]} {cost:.2f} vs goal {self.goal:.2f}: x{factor}",
                 )
             )
         return out
@@ -303,14 +387,18 @@ class CpaRule:
 def _plain(a: AdSetHistory, proposed: int, why: str) -> Proposal:
     return Proposal(
         adset_id=a.adset_id,
+        level=a.level,
+        members=a.members,
         currency=a.currency,
+        objective=a.objective,
         current_budget_micros=a.current_budget_micros,
         proposed_budget_micros=proposed,
-        expected_conversions_now=None,
-        expected_conversions_after=None,
+        platform_budget=platform_budget(a.platform, proposed, a.currency),
+        expected_results_now=None,
+        expected_results_after=None,
         interval_after=None,
-        cpa_now=None,
-        cpa_after=None,
+        cost_metric=RESULT[a.objective][1],
+        cost_per_result_now=None,
+        cost_per_result_after=None,
         evidence=why,
     )
-
