@@ -7,6 +7,7 @@ import logging
 import typer
 
 from app import ingest_cli
+from app.rules_cli import rules_app
 from app.sandbox_cli import sandbox_app
 
 app = typer.Typer(
@@ -17,6 +18,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(rules_app, name="rules")
 app.command()(ingest_cli.sync)
 app.command()(ingest_cli.rebuild)
 app.command()(ingest_cli.report)

@@ -11,13 +11,8 @@ import pytest
 from pydantic import ValidationError
 from scipy import special
 
-from tools.optimize.dco import (
-    ActionSpace,
-    ComboDay,
-    FactorisedQLearner,
-    TabularQLearner,
-    dco_report,
-)
+from tools.optimize.dco import ActionSpace, FactorisedQLearner, TabularQLearner
+from tools.optimize.dco_report import ComboDay, dco_report
 
 SPACE = ActionSpace(headlines=10, images=10, ctas=5)
 

@@ -16,15 +16,15 @@ from sqlmodel import Session
 
 from storage.models import Account, Ad, AdSet, Campaign, DailyMetric, Goal, SyncState
 from storage.upsert import upsert
-from tools.optimize.rules import (
+from tools.optimize.rules import evaluate
+from tools.optimize.rules_language import RulesFileError, parse_rules
+from tools.optimize.rules_records import (
+    SKIP_CAUSES,
     BudgetHolder,
     DailyRow,
     EntitySeries,
     GoalTarget,
     RuleEvaluation,
-    RulesFileError,
-    evaluate,
-    parse_rules,
 )
 from tools.rule_inputs import RuleInputError, load_rules, load_series
 
@@ -187,6 +187,7 @@ OK_CONDITION = '{metric = "spend", op = ">", value = 50}'
         (rule(OK_CONDITION, '{kind = "budget", set = 9, at_least = 5, at_most = 4}'), "at_least 5 is above"),
         (rule(OK_CONDITION, '{kind = "delete"}'), "action: kind: Input should be 'pause'"),
         (rule(OK_CONDITION).replace('name = "r"\n', ""), "rule 1: missing required field 'name'"),
+        ('[[rule]]\nname = "r"\nlevel = "ad"\n', "rule 'r': missing required field 'action'"),
         (rule(OK_CONDITION) + rule(OK_CONDITION), "rule 'r': the name is also rule 1's"),
         ("[[rule]\nname = 1", "not valid TOML: Expected ']]'"),
         ("# nothing yet\n", "no rules: declare each one as a [[rule]] table"),
@@ -483,6 +484,33 @@ def test_status_platform_and_account_filters_choose_the_entities() -> None:
         "t"
     ]
     assert run(rule(spend, level="ad"), active).proposals == []  # levels never mix
+
+
+def test_every_skip_names_its_cause_for_counting() -> None:
+    converts = '{metric = "conversions", op = ">", value = 0}'
+    on_campaign = [
+        series([day(100, 5, value=300)] * 2, entity_id=e, goal_roas="2.5", budget="200", budget_on="c1")
+        for e in ("s1", "s2")
+    ]
+    scaled = series([day(100, 5, value=300)] * 2, goal_roas="2.5", budget="50")
+    at_min = series([day(1, 1)], budget="1.00", min_budget_micros=1_000_000)
+    cases = {
+        "currency": run(
+            rule(OK_CONDITION), series([day(60)]), series([day(6000)], entity_id="j", currency="JPY")
+        ),
+        "history": run(rule(OK_CONDITION), series([])),
+        "goal": run(
+            rule('{metric = "cpa", op = ">", value = 1, relative_to = "goal_cpa"}'), series([day(60, 1)])
+        ),
+        "no_lever": run(rule(converts, '{kind = "bid", change_pct = 10}'), series([day(1, 1)])),
+        "duplicate": run(SCALE, *on_campaign),
+        "cooldown": run(SCALE, scaled, last_fired={"r": {"s1": NOW - dt.timedelta(hours=1)}}),
+        "amount": run(rule(converts, '{kind = "budget", change_pct = -50}'), at_min),
+    }
+    assert {cause: [s.cause for s in result.skipped] for cause, result in cases.items()} == {
+        cause: [cause] for cause in cases
+    }
+    assert set(cases) == set(SKIP_CAUSES)
 
 
 def test_a_naive_clock_is_refused() -> None:

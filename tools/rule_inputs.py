@@ -19,16 +19,8 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from storage.models import Account, Ad, AdSet, Campaign, DailyMetric, Goal, SyncState
-from tools.optimize.rules import (
-    BudgetHolder,
-    DailyRow,
-    EntitySeries,
-    GoalTarget,
-    Level,
-    Rule,
-    RulesFileError,
-    parse_rules,
-)
+from tools.optimize.rules_language import Level, Rule, RulesFileError, parse_rules
+from tools.optimize.rules_records import BudgetHolder, DailyRow, EntitySeries, GoalTarget
 
 METRIC_STREAM = "insights"
 

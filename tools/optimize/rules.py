@@ -1,15 +1,5 @@
-"""The marketer's own rules, as Meta's automated rules and Revealbot sell them: declared in TOML, evaluated
-on daily warehouse figures, producing typed proposals that carry the figures that triggered them.
-
-    [[rule]]
-    name = "cut losers"
-    level = "adset"                      # ad | adset | campaign
-    conditions = [
-      {metric = "cpa", op = ">", value = 1.5, relative_to = "goal_cpa", days = 3, every_day = true},
-      {metric = "spend", op = ">", value = 50, days = 3},
-    ]
-    action = {kind = "pause"}            # pause | activate | budget | bid
-    cooldown_hours = 24                  # at most once a day per entity (the default)
+"""The marketer's rules (`tools/optimize/rules_language.py`) evaluated on daily warehouse figures
+(`tools/optimize/rules_records.py`), producing typed proposals that carry the figures that triggered them.
 
 Decisions, said once:
 - Metrics come from sums over the window (CPA = summed spend / summed conversions), never from averaged
@@ -37,316 +27,23 @@ Decisions, said once:
 from __future__ import annotations
 
 import datetime as dt
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
-from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
+from tools.optimize.rules_language import LEVEL_NAMES, METRICS, Condition, Level, Metric, Op, Rule
+from tools.optimize.rules_records import (
+    EntitySeries,
+    RuleEvaluation,
+    RuleProposal,
+    SkipCause,
+    SkippedRule,
+    TriggerFigure,
+)
 from tools.platforms.money import EXPONENTS
 
-Level = Literal["ad", "adset", "campaign"]
-Op = Literal[">", ">=", "<", "<="]
-ActionKind = Literal["pause", "activate", "budget", "bid"]
-GoalRef = Literal["goal_cpa", "goal_roas"]
 MICROS = 10**6
-LEVEL_NAMES = {"ad": "ad", "adset": "ad set", "campaign": "campaign"}
 ELIGIBLE = {"pause": {"ACTIVE"}, "budget": {"ACTIVE"}, "bid": {"ACTIVE"}, "activate": {"PAUSED"}}
-
-
-@dataclass(frozen=True)
-class Metric:
-    """(numerator x scale) / denominator over summed figures; no denominator: a plain sum."""
-
-    numerator: str
-    denominator: str | None = None
-    scale: int = 1
-    unit: Literal["money", "count", "percent", "ratio"] = "count"
-    cost: bool = False  # a cost per result: with no result yet, at least the spend
-
-
-METRICS: dict[str, Metric] = {
-    "spend": Metric("spend", unit="money"),
-    "value": Metric("value", unit="money"),
-    "impressions": Metric("impressions"),
-    "clicks": Metric("clicks"),
-    "conversions": Metric("conversions"),
-    "ctr": Metric("clicks", "impressions", 100, "percent"),
-    "cvr": Metric("conversions", "clicks", 100, "percent"),
-    "cpc": Metric("spend", "clicks", 1, "money", cost=True),
-    "cpm": Metric("spend", "impressions", 1000, "money", cost=True),
-    "cpa": Metric("spend", "conversions", 1, "money", cost=True),
-    "roas": Metric("value", "spend", 1, "ratio"),
-}
-UNAVAILABLE = {
-    "frequency": "the warehouse has no reach (unique people), so frequency cannot be computed",
-    "reach": "the warehouse has no reach (unique people)",
-}
-
-
-class RulesFileError(ValueError):
-    """A rules file that cannot be used; `problems` names each rule and field at fault."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
-
-
-class _Declared(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class Condition(_Declared):
-    metric: str
-    op: Op
-    value: Decimal = Field(ge=0, description="absolute, or a multiple of the goal when relative_to is set")
-    relative_to: GoalRef | None = None
-    days: int = Field(default=1, ge=1, le=90, description="window ending on the series' last day")
-    every_day: bool = Field(default=False, description="hold on each day of the window, not on its sum")
-
-    @field_validator("metric")
-    @classmethod
-    def _known(cls, v: str) -> str:
-        if v in UNAVAILABLE:
-            raise ValueError(f"metric {v!r} is not available: {UNAVAILABLE[v]}")
-        if v not in METRICS:
-            raise ValueError(f"unknown metric {v!r} (known: {', '.join(sorted(METRICS))})")
-        return v
-
-    @model_validator(mode="after")
-    def _goal_fits(self) -> Condition:
-        if self.relative_to == "goal_cpa" and METRICS[self.metric].unit != "money":
-            raise ValueError(
-                f"{self.metric} cannot be a multiple of the goal CPA: use spend, value, cpa, cpc or cpm"
-            )
-        if self.relative_to == "goal_roas" and self.metric != "roas":
-            raise ValueError(f"only roas can be a multiple of the goal ROAS, not {self.metric}")
-        return self
-
-
-class RuleAction(_Declared):
-    kind: ActionKind
-    change_pct: Decimal | None = Field(default=None, gt=-100, description="+15 raises by 15%, -20 cuts 20%")
-    set_to: Decimal | None = Field(default=None, gt=0, alias="set", description="an amount, major units")
-    at_least: Decimal | None = Field(default=None, gt=0, description="never below, major units")
-    at_most: Decimal | None = Field(default=None, gt=0, description="never above, major units")
-
-    @model_validator(mode="after")
-    def _consistent(self) -> RuleAction:
-        amounts = (self.change_pct, self.set_to, self.at_least, self.at_most)
-        if self.kind in ("pause", "activate"):
-            if any(a is not None for a in amounts):
-                raise ValueError(f"a {self.kind} action takes no change_pct, set, at_least or at_most")
-            return self
-        if (self.change_pct is None) == (self.set_to is None):
-            raise ValueError(f"a {self.kind} action needs exactly one of change_pct (e.g. 15 or -20) and set")
-        if self.change_pct == 0:
-            raise ValueError("change_pct = 0 changes nothing")
-        if self.at_least is not None and self.at_most is not None and self.at_least > self.at_most:
-            raise ValueError(f"at_least {self.at_least} is above at_most {self.at_most}")
-        return self
-
-
-class Rule(_Declared):
-    name: str = Field(min_length=1)
-    level: Level
-    platforms: list[Literal["meta", "x", "tiktok"]] | None = None
-    accounts: list[str] | None = Field(default=None, description="account platform ids or internal ids")
-    currency: str | None = Field(default=None, description="only entities in this currency")
-    conditions: list[Condition] = Field(min_length=1, description="all must hold")
-    action: RuleAction
-    cooldown_hours: float = Field(default=24, ge=0, allow_inf_nan=False)
-
-    @field_validator("currency")
-    @classmethod
-    def _iso(cls, v: str | None) -> str | None:
-        if v is not None and v not in EXPONENTS:
-            raise ValueError(f"unknown currency {v!r} (an ISO 4217 code such as USD, EUR, JPY)")
-        return v
-
-    @model_validator(mode="after")
-    def _action_fits_level(self) -> Rule:
-        if self.action.kind == "budget" and self.level == "ad":
-            raise ValueError('ads have no budget: use level = "adset" or "campaign"')
-        if self.action.kind == "bid" and self.level != "adset":
-            raise ValueError('bids live on ad sets: use level = "adset"')
-        return self
-
-
-# The evaluator's inputs (tools/rule_inputs.py reads them from the warehouse).
-
-
-class DailyRow(BaseModel):
-    day: dt.date
-    spend_micros: int = Field(default=0, ge=0)
-    impressions: int = Field(default=0, ge=0)
-    clicks: int = Field(default=0, ge=0)
-    conversions: int = Field(default=0, ge=0)
-    value_micros: int = Field(default=0, ge=0)
-    currency: str | None = Field(default=None, description="the row's own currency, if it may differ")
-
-
-class GoalTarget(BaseModel):
-    source: str = Field(description='where it comes from, e.g. "campaign <id>"')
-    currency: str
-    target_cpa_micros: int | None = Field(default=None, gt=0)
-    target_roas: Decimal | None = Field(default=None, gt=0)
-
-
-class BudgetHolder(BaseModel):
-    """The entity whose daily budget an entity spends: itself, or its campaign (campaign budgets)."""
-
-    level: Literal["adset", "campaign"]
-    entity_id: str
-    platform_id: str = ""
-    name: str = ""
-    daily_budget_micros: int | None = Field(default=None, ge=0)
-    lifetime_budget_micros: int | None = Field(default=None, ge=0)
-
-
-class EntitySeries(BaseModel):
-    entity_id: str
-    platform_id: str = ""
-    name: str = ""
-    level: Level
-    platform: str
-    account_id: str
-    account_platform_id: str = ""
-    currency: str
-    status: str
-    budget: BudgetHolder | None = None
-    bid_micros: int | None = Field(default=None, gt=0)
-    min_budget_micros: int | None = Field(default=None, ge=0, description="the platform's minimum, if known")
-    goal: GoalTarget | None = None
-    first_day: dt.date | None = Field(default=None, description="first day the history covers")
-    last_day: dt.date | None = Field(default=None, description="last day; windows end here")
-    days: list[DailyRow] = Field(default_factory=list)
-
-    @property
-    def label(self) -> str:
-        return f"{LEVEL_NAMES[self.level]} {self.name or self.entity_id!r}"
-
-
-# The evaluator's outputs.
-
-
-class TriggerFigure(BaseModel):
-    metric: str
-    op: Op
-    value: Decimal | None = Field(description="over the window's sums; None when undefined")
-    at_least: bool = Field(default=False, description="a cost per result with no result yet: the spend")
-    threshold: Decimal
-    relative_to: GoalRef | None = None
-    goal: Decimal | None = None
-    first_day: dt.date
-    last_day: dt.date
-    every_day: bool = False
-    daily: list[Decimal | None] = Field(default_factory=list, description="each day's value when every_day")
-    text: str
-
-
-class RuleProposal(BaseModel):
-    rule: str
-    action: ActionKind
-    level: Literal["ad", "adset", "campaign"] = Field(description="level of the entity to change")
-    entity_id: str
-    entity_name: str
-    platform_id: str
-    platform: str
-    account_id: str
-    currency: str
-    triggered_by: str = Field(
-        description="entity whose figures met the conditions (may differ from entity_id)"
-    )
-    current_micros: int | None = None
-    proposed_micros: int | None = None
-    current_status: str | None = None
-    proposed_status: Literal["ACTIVE", "PAUSED"] | None = None
-    figures: list[TriggerFigure]
-    reason: str
-    fired_at: dt.datetime
-
-
-class SkippedRule(BaseModel):
-    rule: str
-    entity_id: str | None = None
-    entity: str | None = None
-    reason: str
-
-
-class RuleEvaluation(BaseModel):
-    proposals: list[RuleProposal] = Field(default_factory=list)
-    skipped: list[SkippedRule] = Field(default_factory=list)
-    last_fired: dict[str, dict[str, dt.datetime]] = Field(default_factory=dict)
-
-
-# Parsing.
-
-
-def parse_rules(text: str, *, source: str | None = None) -> list[Rule]:
-    """The rules of a TOML text; every problem is reported at once, each naming its rule and field."""
-    lead = f"{source}: " if source else ""
-    try:
-        data = tomllib.loads(text, parse_float=Decimal)
-    except tomllib.TOMLDecodeError as exc:
-        raise RulesFileError([f"{lead}not valid TOML: {exc}"]) from None
-    problems = [
-        f"{lead}unknown top-level key {k!r}: declare each rule as a [[rule]] table"
-        for k in data
-        if k != "rule"
-    ]
-    raw = data.get("rule", [])
-    if not isinstance(raw, list) or not all(isinstance(r, dict) for r in raw):
-        raise RulesFileError([*problems, f"{lead}`rule` must be [[rule]] tables"])
-    if not raw and not problems:
-        problems.append(f"{lead}no rules: declare each one as a [[rule]] table")
-    rules: list[Rule] = []
-    seen: dict[str, int] = {}
-    for i, item in enumerate(raw, start=1):
-        name = item.get("name")
-        prefix = f"{lead}rule {name!r}" if isinstance(name, str) and name.strip() else f"{lead}rule {i}"
-        try:
-            rule = Rule.model_validate(item)
-        except ValidationError as exc:
-            problems.extend(_problem(prefix, e) for e in exc.errors())
-            continue
-        if rule.name in seen:
-            problems.append(f"{prefix}: the name is also rule {seen[rule.name]}'s (names key the cooldowns)")
-        seen.setdefault(rule.name, i)
-        rules.append(rule)
-    if problems:
-        raise RulesFileError(problems)
-    return rules
-
-
-def _problem(prefix: str, err: Any) -> str:
-    loc = [p for p in err["loc"] if not (isinstance(p, str) and "[" in p)]  # drop pydantic's union tags
-    where, model = [prefix], Rule
-    if loc[:1] == ["conditions"] and len(loc) > 1 and isinstance(loc[1], int):
-        where.append(f"condition {loc[1] + 1}")
-        loc, model = loc[2:], Condition
-    elif loc[:1] == ["action"]:
-        where.append("action")
-        loc, model = loc[1:], RuleAction
-    kind, msg = err["type"], err["msg"].removeprefix("Value error, ")
-    if kind == "extra_forbidden":
-        allowed = ", ".join(f.alias or n for n, f in model.model_fields.items())
-        return ": ".join([*where, f"unknown field {loc[-1]!r} (allowed: {allowed})"])
-    if kind == "missing":
-        return ": ".join([*where, f"missing required field {loc[-1]!r}"])
-    if kind == "value_error":  # our own messages name what they check
-        return ": ".join([*where, msg])
-    if kind == "too_short" and loc == ["conditions"]:
-        return ": ".join([*where, "conditions: at least one condition is needed"])
-    got = err.get("input")
-    got_text = str(got) if isinstance(got, Decimal) else repr(got)
-    fields = [f"item {p + 1}" if isinstance(p, int) else str(p) for p in loc]
-    return ": ".join([*where, *fields, f"{msg}, got {got_text}"])
-
-
-# Evaluation.
 
 
 @dataclass(frozen=True)
@@ -448,14 +145,15 @@ def _apply(rule: Rule, series: list[EntitySeries], now: dt.datetime, out: RuleEv
             f"its money amounts are in the entity's currency and its {LEVEL_NAMES[rule.level]}s spend in "
             f'{", ".join(currencies)}: add currency = "..." or an accounts filter'
         )
-        out.skipped.append(SkippedRule(rule=rule.name, reason=reason))
+        out.skipped.append(SkippedRule(rule=rule.name, cause="currency", reason=reason))
         return
     changed: dict[str, str] = {}  # entity changed -> label of the entity that triggered it
     for s in matched:
         problem = _unusable(rule, s)
         if problem:
+            cause, reason = problem
             out.skipped.append(
-                SkippedRule(rule=rule.name, entity_id=s.entity_id, entity=s.label, reason=problem)
+                SkippedRule(rule=rule.name, entity_id=s.entity_id, entity=s.label, cause=cause, reason=reason)
             )
             continue
         by_day = _by_day(s)
@@ -471,26 +169,38 @@ def _has_amounts(rule: Rule) -> bool:
     )
 
 
-def _unusable(rule: Rule, s: EntitySeries) -> str | None:
+def _unusable(rule: Rule, s: EntitySeries) -> tuple[SkipCause, str] | None:
     if s.currency not in EXPONENTS:
-        return f"unknown currency {s.currency!r}"
+        return "currency", f"unknown currency {s.currency!r}"
     mixed = sorted({r.currency for r in s.days if r.currency and r.currency != s.currency})
     if mixed:
-        return f"its history mixes {s.currency} with {', '.join(mixed)}: its sums would add unlike money"
+        return (
+            "currency",
+            f"its history mixes {s.currency} with {', '.join(mixed)}: its sums would add unlike money",
+        )
     if s.first_day is None or s.last_day is None or s.first_day > s.last_day:
-        return "no history: no synced day to evaluate"
+        return "history", "no history: no synced day to evaluate"
     need, have = max(c.days for c in rule.conditions), (s.last_day - s.first_day).days + 1
     if have < need:
-        return f"needs {need} days of history to {s.last_day}, has {have} (from {s.first_day})"
+        return "history", f"needs {need} days of history to {s.last_day}, has {have} (from {s.first_day})"
     for ref in sorted({c.relative_to for c in rule.conditions if c.relative_to}):
         what = "CPA" if ref == "goal_cpa" else "ROAS"
         if s.goal is None:
-            return f"compares with the goal {what}, and it has no goal (set one on its campaign or account)"
+            return (
+                "goal",
+                f"compares with the goal {what}, and it has no goal (set one on its campaign or account)",
+            )
         target = s.goal.target_cpa_micros if ref == "goal_cpa" else s.goal.target_roas
         if target is None:
-            return f"compares with the goal {what}, and its goal ({s.goal.source}) sets no target {what}"
+            return (
+                "goal",
+                f"compares with the goal {what}, and its goal ({s.goal.source}) sets no target {what}",
+            )
         if ref == "goal_cpa" and s.goal.currency != s.currency:
-            return f"its goal CPA is in {s.goal.currency} ({s.goal.source}) but it spends in {s.currency}"
+            return (
+                "goal",
+                f"its goal CPA is in {s.goal.currency} ({s.goal.source}) but it spends in {s.currency}",
+            )
     return None
 
 
@@ -635,23 +345,27 @@ def _propose(
     out: RuleEvaluation,
     changed: dict[str, str],
 ) -> None:
-    def skip(reason: str) -> None:
-        out.skipped.append(SkippedRule(rule=rule.name, entity_id=s.entity_id, entity=s.label, reason=reason))
+    def skip(cause: SkipCause, reason: str) -> None:
+        out.skipped.append(
+            SkippedRule(rule=rule.name, entity_id=s.entity_id, entity=s.label, cause=cause, reason=reason)
+        )
 
     target = _target(rule, s)
     if isinstance(target, str):
-        return skip(target)
+        return skip("no_lever", target)
     if target.entity_id in changed:
         return skip(
+            "duplicate",
             f"conditions met, but this rule already proposes a change to {target.label} "
-            f"(via {changed[target.entity_id]})"
+            f"(via {changed[target.entity_id]})",
         )
     last = out.last_fired.get(rule.name, {}).get(target.entity_id)
     cooldown = dt.timedelta(hours=rule.cooldown_hours)
     if last is not None and now - last < cooldown:
         return skip(
+            "cooldown",
             f"conditions met, but it fired on {target.label} at {last.isoformat()}; "
-            f"the {rule.cooldown_hours:g} h cooldown ends at {(last + cooldown).isoformat()}"
+            f"the {rule.cooldown_hours:g} h cooldown ends at {(last + cooldown).isoformat()}",
         )
     kind = rule.action.kind
     new: int | None = None
@@ -659,7 +373,7 @@ def _propose(
         assert target.current is not None
         amount = _new_amount(rule, s, target.current)
         if isinstance(amount, str):
-            return skip(amount)
+            return skip("amount", amount)
         new, bound = amount
         pct = (Decimal(new - target.current) * 100 / target.current).quantize(Decimal("0.1"))
         what = "daily budget" if kind == "budget" else "bid"
