@@ -71,6 +71,7 @@ def sync(
 ) -> None:
     """Read every configured account into the warehouse: incremental, resumable, restated days re-read."""
     from app import composition
+    from tools.ingest.goals import write_goals
     from tools.ingest.sync import Syncer, SyncOptions
     from tools.ingest.writer import WarehouseWriter
 
@@ -104,10 +105,17 @@ def sync(
                 progress=_RichProgress(progress),
             )  # type: ignore[arg-type]
             try:
-                return await syncer.sync(options, names)
+                result = await syncer.sync(options, names)
             finally:
                 for adapter in adapters.values():
                     await adapter.aclose()
+        goals = write_goals(engine, settings.goals)
+        if goals.unknown_accounts:
+            console.print(
+                f"[yellow]goals for accounts not in the warehouse (not written): "
+                f"{', '.join(goals.unknown_accounts)}[/yellow]"
+            )
+        return result
 
     try:
         report = asyncio.run(run())

@@ -11,8 +11,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator, model_validator
+from pydantic import Field, HttpUrl, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tools.ingest.goals import GoalSpec as Goal
 
 PLATFORMS = ("meta", "x", "tiktok")
 PLACEHOLDERS = {"changeme", "change-me", "xxx", "todo", "secret", "your-token-here"}
@@ -20,23 +22,6 @@ PLACEHOLDERS = {"changeme", "change-me", "xxx", "todo", "secret", "your-token-he
 
 class SettingsError(ValueError):
     """A setting that cannot work; the message names it."""
-
-
-class Goal(BaseModel):
-    """What counts for an account (or a campaign): read by reports and optimizers."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    platform: Literal["meta", "x", "tiktok"]
-    account_id: str
-    campaign_id: str | None = None
-    objective: str = "SALES"
-    conversion_event: str = "purchase"
-    attribution_window_days: int = Field(default=7, ge=1, le=90)
-    target_cpa: Decimal | None = Field(
-        default=None, gt=0, description="in the account currency's major units"
-    )
-    target_roas: Decimal | None = Field(default=None, gt=0)
 
 
 class Settings(BaseSettings):

@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from app.sandbox_runner import running_sandbox
 from sandbox.market.config import WorldConfig
 from sandbox.market.market import Market
 
@@ -96,3 +98,15 @@ def engine_factory(request: pytest.FixtureRequest, tmp_path):  # type: ignore[no
 def engine(engine_factory):  # type: ignore[no-untyped-def]
     """A migrated, empty warehouse on the backend under test."""
     return engine_factory()
+
+
+@pytest.fixture
+def configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine) -> Iterator[Market]:  # type: ignore[no-untyped-def]
+    """A sandbox and settings pointing the CLI at it, with the warehouse on the backend under test."""
+    market = Market(small_config(seed=9, accounts=1, ads=20, days=14))
+    with running_sandbox(market) as url:
+        monkeypatch.setenv("ADCLUSTER_SANDBOX_URL", url)
+        monkeypatch.setenv("ADCLUSTER_PLATFORMS", '["meta"]')
+        monkeypatch.setenv("ADCLUSTER_DATA_DIR", str(tmp_path / "data"))
+        monkeypatch.setenv("ADCLUSTER_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+        yield market

@@ -167,3 +167,21 @@ def test_empty_history_and_single_arm_give_clear_answers() -> None:
         creative_report(_days({"z": (10, 1)}), [CreativeState(ad_id="a", active=True)], PRIOR)
     with pytest.raises(ValueError, match="more clicks"):
         CreativeDay(ad_id="a", day=DAY, impressions=1, clicks=2)
+
+
+def test_tempered_exploration_sends_more_traffic_to_the_leader_but_reports_the_true_posterior() -> None:
+    plain = ThompsonSampling(n_arms=2, random_state=3)
+    tempered = ThompsonSampling(n_arms=2, exploration=0.3, random_state=3)
+    for policy in (plain, tempered):
+        policy.update_counts(0, 110, 10_000)
+        policy.update_counts(1, 95, 10_000)
+    share_plain = float(np.mean(plain.select_many(20_000) == 0))
+    share_tempered = float(np.mean(tempered.select_many(20_000) == 0))
+    # Plain Thompson serves the leader with P(best) (about 0.85 here); tempered draws are 0.3x as spread.
+    assert share_plain == pytest.approx(plain.prob_best()[0], abs=0.02)
+    assert share_tempered > share_plain + 0.08
+    assert np.allclose(plain.prob_best(), tempered.prob_best())
+    with pytest.raises(ValueError, match="exploration"):
+        ThompsonSampling(n_arms=2, exploration=0)
+    default = ThompsonSampling.default(n_arms=3, prior_alpha=2, prior_beta=200)
+    assert default.exploration < 1 and default.prior_alpha == 2

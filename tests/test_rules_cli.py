@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from app.cli import app
 from app.rules_cli import LAST_FIRED_FILE, LastFiredError, read_last_fired, write_last_fired
-from tests.test_ingest_cli import configured  # noqa: F401  (the sandbox, and settings pointing at it)
+from sandbox.market.market import Market
 from tools.optimize.rules import evaluate
 from tools.platforms.money import micros_to_decimal
 from tools.rule_inputs import load_rules, load_series
@@ -176,3 +176,29 @@ def test_the_last_fired_record_round_trips_and_is_replaced_whole(tmp_path: Path)
     path.write_text('{"r": {"e1": "2026-11-25T09:00:00"}}')  # a naive time cannot be compared with now
     with pytest.raises(LastFiredError, match="not a record of when rules fired"):
         read_last_fired(path)
+
+
+def test_goals_from_the_settings_reach_the_warehouse_and_the_goal_rules(
+    configured: Market,
+    engine: Engine,
+    rules_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    account = next(a for a in configured.world.accounts.values() if a.platform.value == "meta")
+    monkeypatch.setenv(
+        "ADCLUSTER_GOALS",
+        json.dumps(
+            [
+                {"platform": "meta", "account_id": account.id, "target_cpa": "0.01"},
+                {"platform": "meta", "account_id": "act_404", "target_cpa": "5"},
+            ]
+        ),
+    )
+    synced = runner.invoke(app, ["sync", "--days", "10"])
+    assert synced.exit_code == 0, synced.output
+    assert "act_404" in synced.output  # a goal whose account is unknown is named, not guessed at
+    out = check_json("--file", str(rules_file), "--until", str(UNTIL), "--dry-run")
+    on_goal = [p for p in out["proposals"] if p["rule"] == "on goal"]
+    # With a goal CPA of 0.01, every spending ad set is above 2x it: the goal rule fires instead of skipping.
+    assert on_goal and all(p["action"] == "pause" for p in on_goal)
+    assert "goal" not in out["skipped_by_cause"]

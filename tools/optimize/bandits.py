@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
+DEFAULT_EXPLORATION = 0.3  # measured in benchmarks/optimizers.py: see the README's bandit figures
+
 
 def _check_arms(n_arms: int) -> None:
     if not isinstance(n_arms, int | np.integer) or n_arms < 1:
@@ -36,6 +38,10 @@ class ThompsonSampling:
     prior_alpha: float = 1.0
     prior_beta: float = 1.0
     discount: float = 1.0  # per `step()`: evidence is multiplied by this (1 = never forget)
+    # 1 is plain Thompson sampling. Below 1, draws come from Beta(alpha / e, beta / e): the posterior's
+    # mean with e times its variance, so less exploration. Used for selection only: prob_best() and the
+    # reports use the true posterior.
+    exploration: float = 1.0
     random_state: int = 0
     successes: np.ndarray = field(init=False)
     failures: np.ndarray = field(init=False)
@@ -46,6 +52,8 @@ class ThompsonSampling:
             raise ValueError("prior_alpha and prior_beta must be positive")
         if not 0 < self.discount <= 1:
             raise ValueError("discount must be in (0, 1]")
+        if not 0 < self.exploration <= 1:
+            raise ValueError("exploration must be in (0, 1]")
         self.successes = np.zeros(self.n_arms)
         self.failures = np.zeros(self.n_arms)
         self._rng = np.random.default_rng(self.random_state)
@@ -58,12 +66,26 @@ class ThompsonSampling:
     def beta(self) -> np.ndarray:
         return self.prior_beta + self.failures
 
+    @classmethod
+    def default(
+        cls, *, n_arms: int, prior_alpha: float, prior_beta: float, random_state: int = 0
+    ) -> ThompsonSampling:
+        """The product's default: the account's empirical-Bayes prior and tempered exploration."""
+        return cls(
+            n_arms=n_arms,
+            prior_alpha=prior_alpha,
+            prior_beta=prior_beta,
+            exploration=DEFAULT_EXPLORATION,
+            random_state=random_state,
+        )
+
     def select(self) -> int:
-        return int(np.argmax(self._rng.beta(self.alpha, self.beta)))
+        return int(self.select_many(1)[0])
 
     def select_many(self, n: int) -> np.ndarray:
         """Arms for `n` impressions served before the next update (a day's traffic, a batch)."""
-        draws = self._rng.beta(self.alpha[None, :], self.beta[None, :], size=(n, self.n_arms))
+        a, b = self.alpha / self.exploration, self.beta / self.exploration
+        draws = self._rng.beta(a[None, :], b[None, :], size=(n, self.n_arms))
         return np.argmax(draws, axis=1)
 
     def update(self, arm: int, reward: float) -> None:
@@ -144,7 +166,7 @@ class EpsilonGreedy:
         self.trials = np.zeros(self.n_arms)
         self._rng = np.random.default_rng(self.random_state)
 
-    def _greedy(self) -> int:
+    def greedy(self) -> int:
         with np.errstate(divide="ignore", invalid="ignore"):
             means = np.where(self.trials > 0, self.successes / self.trials, np.inf)
         return int(np.argmax(means))
@@ -152,7 +174,7 @@ class EpsilonGreedy:
     def select(self) -> int:
         if self._rng.random() < self.epsilon:
             return int(self._rng.integers(self.n_arms))
-        return self._greedy()
+        return self.greedy()
 
     def update(self, arm: int, reward: float) -> None:
         self.update_counts(arm, reward, 1)
@@ -167,7 +189,7 @@ class EpsilonGreedy:
 
     def prob_best(self) -> np.ndarray:
         out = np.full(self.n_arms, self.epsilon / self.n_arms)
-        out[self._greedy()] += 1.0 - self.epsilon
+        out[self.greedy()] += 1.0 - self.epsilon
         return out
 
 
