@@ -32,6 +32,7 @@ lint: $(DEV_STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/market.py
+	$(BIN)/python -m benchmarks.optimizers --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,28 +1,40 @@
-"""Optimizer quality against known truth, over many seeds, ending with one JSON line.
+"""The analyst's optimizers against the sandbox market's ground truth, over many seeds, ending with one
+JSON line (and a plot):
 
-Creative bandits: cumulative (pseudo-)regret of Thompson sampling with the account's empirical-Bayes
-prior (the product's default) against UCB1, the seed's epsilon-greedy and a flat-prior Thompson, on
-the same traffic, in two regimes: a few creatives at 1-3% CTR, and 50 creatives around 0.4% CTR over
-100,000 impressions. Decisions are made on batched (daily-style) aggregates, as the warehouse feeds them.
+1. Creative bandits: cumulative (pseudo-)regret of the default policy against UCB1, the seed's
+   epsilon-greedy and a flat-prior Thompson on the same traffic, in two regimes: a few creatives at
+   1-3% CTR, and 50 creatives around 0.4% CTR, 100,000 impressions each. The creatives' true CTRs are the
+   market's (`benchmarks/creative_truth.py`); decisions are made on batched aggregates, as the warehouse
+   feeds them.
+2. Budget allocation in a closed loop on the market over 28 simulated days
+   (`benchmarks/allocation_loop.py`): equal split, the CPA rule and the curve allocator, as shares of the
+   oracle's conversions, learning days included.
+3. DCO (`benchmarks/dco.py`): the factorised and tabular learners' share of the best combination's clicks.
+4. The daily keep / pause / re-activate loop against the market's own delivery split
+   (`benchmarks/keep_pause_loop.py`).
 
-    .venv/bin/python benchmarks/optimizers.py [--quick] [--seeds 20] [--plot benchmarks/out/optimizers.png]
+    .venv/bin/python -m benchmarks.optimizers [--quick] [--seeds 20] [--plot benchmarks/out/optimizers.png]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks import allocation_loop, dco, keep_pause_loop
+from benchmarks.creative_truth import creative_ctrs
 from tools.optimize.bandits import UCB1, EpsilonGreedy, ThompsonSampling
 from tools.optimize.priors import empirical_bayes_prior
 
-POLICIES = ("thompson_eb", "thompson_flat", "ucb1", "epsilon_greedy")
-DEFAULT = "thompson_eb"
+POLICIES = ("default", "thompson_flat", "ucb1", "epsilon_greedy")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,16 +43,15 @@ class Regime:
     arms: int
     impressions: int
     batch: int
-
-    def rates(self, rng: np.random.Generator, size: int) -> np.ndarray:
-        if self.name == "few":
-            return rng.uniform(0.01, 0.03, size=size)
-        return np.clip(0.004 * np.exp(0.35 * rng.standard_normal(size)), 1e-4, 0.05)
+    centre: float
+    band: tuple[float, float] | None = None
 
 
 def _policy(name: str, arms: int, prior: tuple[float, float], seed: int):  # type: ignore[no-untyped-def]
-    if name == "thompson_eb":
-        return ThompsonSampling(n_arms=arms, prior_alpha=prior[0], prior_beta=prior[1], random_state=seed)
+    if name == "default":
+        return ThompsonSampling.default(
+            n_arms=arms, prior_alpha=prior[0], prior_beta=prior[1], random_state=seed
+        )
     if name == "thompson_flat":
         return ThompsonSampling(n_arms=arms, random_state=seed)
     if name == "ucb1":
@@ -53,54 +64,102 @@ def _choose(policy, n: int, rng: np.random.Generator) -> np.ndarray:  # type: ig
     if isinstance(policy, ThompsonSampling):
         return policy.select_many(n)
     if isinstance(policy, EpsilonGreedy):
-        greedy = policy._greedy()
+        greedy = policy.greedy()
         explore = rng.random(n) < policy.epsilon
         return np.where(explore, rng.integers(policy.n_arms, size=n), greedy)
     return np.full(n, policy.select())
 
 
-def run_regime(regime: Regime, seeds: int) -> dict[str, np.ndarray]:
-    """Mean cumulative regret per batch, per policy, over `seeds` independent markets."""
-    steps = regime.impressions // regime.batch
-    curves = {p: np.zeros((seeds, steps)) for p in POLICIES}
-    for seed in range(seeds):
-        world = np.random.default_rng(1000 + seed)
-        rates = regime.rates(world, regime.arms)
-        # The account's history: its other creatives, from the same distribution, with real-sized counts.
-        history_rates = regime.rates(world, 40)
-        history_trials = world.integers(5_000, 50_000, size=40)
-        prior = empirical_bayes_prior(world.binomial(history_trials, history_rates), history_trials)
-        best = rates.max()
-        for name in POLICIES:
-            rng = np.random.default_rng(seed)  # the same traffic draws for every policy
-            policy = _policy(name, regime.arms, (prior.alpha, prior.beta), seed)
-            regret = 0.0
-            for step in range(steps):
-                arms = _choose(policy, regime.batch, rng)
-                counts = np.bincount(arms, minlength=regime.arms)
-                clicks = rng.binomial(counts, rates)
-                for arm in np.nonzero(counts)[0]:
-                    policy.update_counts(int(arm), int(clicks[arm]), int(counts[arm]))
-                regret += float(np.dot(counts, best - rates))
-                curves[name][seed, step] = regret
-    return {name: curve.mean(axis=0) for name, curve in curves.items()}
+def bandit_seed(regime: Regime, seed: int) -> dict[str, np.ndarray]:
+    """Cumulative regret per batch of every policy on one market seed's creatives."""
+    rates, history_rates = creative_ctrs(seed, regime.arms, centre=regime.centre, band=regime.band)
+    world = np.random.default_rng(1000 + seed)
+    # The account's history: its other creatives with real-sized counts, for the empirical-Bayes prior.
+    history_trials = world.integers(5_000, 50_000, size=history_rates.size)
+    prior = empirical_bayes_prior(world.binomial(history_trials, history_rates), history_trials)
+    best, steps = rates.max(), regime.impressions // regime.batch
+    out = {}
+    for name in POLICIES:
+        rng = np.random.default_rng(seed)  # the same traffic draws for every policy
+        policy = _policy(name, regime.arms, (prior.alpha, prior.beta), seed)
+        curve, regret = np.zeros(steps), 0.0
+        for step in range(steps):
+            counts = np.bincount(_choose(policy, regime.batch, rng), minlength=regime.arms)
+            clicks = rng.binomial(counts, rates)
+            for arm in np.nonzero(counts)[0]:
+                policy.update_counts(int(arm), int(clicks[arm]), int(counts[arm]))
+            regret += float(np.dot(counts, best - rates))
+            curve[step] = regret
+        out[name] = curve
+    return out
 
 
-def plot(results: dict[str, tuple[Regime, dict[str, np.ndarray]]], path: Path) -> None:
+def _spread(values: list[float]) -> dict[str, float]:
+    return {k: round(float(f(values)), 3) for k, f in (("mean", np.mean), ("min", np.min), ("max", np.max))}
+
+
+def bandits(regimes: list[Regime], seeds: list[int], pool: ProcessPoolExecutor) -> tuple[dict, dict]:  # type: ignore[type-arg]
+    summary, curves = {}, {}
+    for regime in regimes:
+        runs = list(pool.map(bandit_seed, [regime] * len(seeds), seeds))
+        final = {p: [r[p][-1] for r in runs] for p in POLICIES}
+        mean = {p: float(np.mean(v)) for p, v in final.items()}
+        ratios = [d / e for d, e in zip(final["default"], final["epsilon_greedy"], strict=True) if e > 0]
+        summary[regime.name] = {
+            "arms": regime.arms,
+            "impressions": regime.impressions,
+            "regret": {p: round(v, 1) for p, v in mean.items()},
+            "regret_spread": {p: _spread(v) for p, v in final.items()},
+            "default_vs_epsilon_greedy": round(mean["default"] / mean["epsilon_greedy"], 3),
+            "per_seed_ratio": _spread(ratios),
+        }
+        curves[regime.name] = (regime, {p: np.mean([r[p] for r in runs], axis=0) for p in POLICIES})
+    return summary, curves
+
+
+def allocation(seeds: list[int], pool: ProcessPoolExecutor) -> dict:  # type: ignore[type-arg]
+    shares: dict[str, list[float]] = {}
+    for seed, result in zip(seeds, pool.map(allocation_loop.run, seeds), strict=True):
+        print(
+            f"allocation seed {seed}: " + ", ".join(f"{k} {v:.3f}" for k, v in result.items()),
+            file=sys.stderr,
+        )
+        for name, share in result.items():
+            shares.setdefault(name, []).append(share)
+    out: dict[str, object] = {name: _spread(v) for name, v in shares.items()}
+    gaps = [
+        (g - e) / (1 - e) for g, e in zip(shares["curves_guarded"], shares["equal"], strict=True) if e < 1
+    ]
+    out["guarded_closes_gap"] = _spread(gaps)
+    return out
+
+
+def plot(curves: dict, alloc: dict, path: Path) -> None:  # type: ignore[type-arg]
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(results), figsize=(6 * len(results), 4))
-    for ax, (_, (regime, curves)) in zip(np.atleast_1d(axes), results.items(), strict=True):
-        x = np.arange(1, len(next(iter(curves.values()))) + 1) * regime.batch
-        for name, curve in curves.items():
-            ax.plot(x, curve, label=name, linewidth=2.5 if name == DEFAULT else 1.2)
-        ax.set_title(f"{regime.arms} creatives, {regime.impressions:,} impressions")
+    fig, axes = plt.subplots(1, len(curves) + 1, figsize=(5.5 * (len(curves) + 1), 4))
+    for ax, (regime, means) in zip(axes, curves.values(), strict=False):
+        x = np.arange(1, len(means["default"]) + 1) * regime.batch
+        for name, curve in means.items():
+            ax.plot(x, curve, label=name, linewidth=2.5 if name == "default" else 1.2)
+        ax.set_title(f"{regime.arms} creatives: cumulative regret")
         ax.set_xlabel("impressions")
-        ax.set_ylabel("cumulative regret (clicks lost)")
+        ax.set_ylabel("clicks lost to the best creative")
         ax.legend()
+    ax = axes[-1]
+    names = [n for n in alloc if n != "guarded_closes_gap"]
+    means = [alloc[n]["mean"] for n in names]
+    errs = np.array(
+        [[alloc[n]["mean"] - alloc[n]["min"], alloc[n]["max"] - alloc[n]["mean"]] for n in names]
+    ).T
+    ax.bar(names, means, yerr=errs, capsize=4, color=["#999", "#c96", "#396", "#6a6"][: len(names)])
+    ax.axhline(1.0, color="k", linestyle="--", linewidth=1)
+    ax.set_ylim(0.5, 1.05)
+    ax.set_title("28 days of budgets: conversions / oracle")
+    ax.tick_params(axis="x", rotation=20)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -110,32 +169,41 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="fewer impressions per regime (under a minute)")
+    parser.add_argument("--quick", action="store_true", help="fewer seeds everywhere (under a minute)")
     parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--plot", type=Path, default=Path("benchmarks/out/optimizers.png"))
     args = parser.parse_args()
-    scale = 0.5 if args.quick else 1.0
+    seeds = list(range(7, 7 + (min(args.seeds, 4) if args.quick else args.seeds)))
     regimes = [
-        Regime(name="few", arms=4, impressions=int(40_000 * scale), batch=500),
-        Regime(name="many", arms=50, impressions=int(100_000 * scale), batch=1_000),
+        Regime(name="few", arms=4, impressions=40_000, batch=500, centre=0.02, band=(0.01, 0.03)),
+        Regime(name="many", arms=50, impressions=100_000, batch=1_000, centre=0.004),
     ]
     started = time.perf_counter()
-    results = {r.name: (r, run_regime(r, args.seeds)) for r in regimes}
-    summary: dict[str, object] = {"seeds": args.seeds, "default": DEFAULT}
-    for name, (regime, curves) in results.items():
-        final = {p: round(float(c[-1]), 1) for p, c in curves.items()}
-        ratio = final[DEFAULT] / final["epsilon_greedy"] if final["epsilon_greedy"] else float("nan")
-        print(
-            f"{name}: {regime.arms} creatives, {regime.impressions:,} impressions, mean regret over "
-            f"{args.seeds} seeds: "
-            + ", ".join(f"{p} {v:,.1f}" for p, v in final.items())
-            + f"; default / epsilon-greedy = {ratio:.3f}"
-        )
-        summary[name] = {"regret": final, "default_vs_epsilon_greedy": round(ratio, 3)}
-    plot(results, args.plot)
-    summary["plot"] = str(args.plot)
-    summary["seconds"] = round(time.perf_counter() - started, 1)
-    print(json.dumps({"bandits": summary}))
+    few_seeds = seeds[:2] if args.quick else seeds
+    keep_days = 14 if args.quick else 28
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        bandit_summary, curves = bandits(regimes, seeds, pool)
+        alloc = allocation(few_seeds, pool)
+        jobs = [(seed, keep_days, keep_pause_loop.POLICIES) for seed in few_seeds]
+        keep_runs = [result for result, _ in pool.map(keep_pause_loop.run_job, jobs)]
+    keep_pause = {
+        "seeds": len(few_seeds),
+        "days": keep_days,
+        **keep_pause_loop.summarise(keep_runs, keep_pause_loop.POLICIES),
+    }
+    dco_summary = dco.run(len(few_seeds), 100_000)
+    plot(curves, alloc, args.plot)
+    summary = {
+        "seeds": len(seeds),
+        "bandits": bandit_summary,
+        "allocation_share_of_oracle": alloc,
+        "dco": dco_summary,
+        "keep_pause": keep_pause,
+        "plot": str(args.plot),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":
