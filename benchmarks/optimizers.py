@@ -70,27 +70,28 @@ def _choose(policy, n: int, rng: np.random.Generator) -> np.ndarray:  # type: ig
     return np.full(n, policy.select())
 
 
-def bandit_seed(regime: Regime, seed: int) -> dict[str, np.ndarray]:
-    """Cumulative regret per batch of every policy on one market seed's creatives."""
+def bandit_seed(regime: Regime, seed: int, reps: int = 1) -> dict[str, np.ndarray]:
+    """Cumulative regret per batch of every policy on one market seed's creatives, averaged over `reps`
+    independent runs of traffic (the market seed fixes the creatives; the traffic is what varies)."""
     rates, history_rates = creative_ctrs(seed, regime.arms, centre=regime.centre, band=regime.band)
-    world = np.random.default_rng(1000 + seed)
-    # The account's history: its other creatives with real-sized counts, for the empirical-Bayes prior.
-    history_trials = world.integers(5_000, 50_000, size=history_rates.size)
-    prior = empirical_bayes_prior(world.binomial(history_trials, history_rates), history_trials)
     best, steps = rates.max(), regime.impressions // regime.batch
-    out = {}
-    for name in POLICIES:
-        rng = np.random.default_rng(seed)  # the same traffic draws for every policy
-        policy = _policy(name, regime.arms, (prior.alpha, prior.beta), seed)
-        curve, regret = np.zeros(steps), 0.0
-        for step in range(steps):
-            counts = np.bincount(_choose(policy, regime.batch, rng), minlength=regime.arms)
-            clicks = rng.binomial(counts, rates)
-            for arm in np.nonzero(counts)[0]:
-                policy.update_counts(int(arm), int(clicks[arm]), int(counts[arm]))
-            regret += float(np.dot(counts, best - rates))
-            curve[step] = regret
-        out[name] = curve
+    out = {name: np.zeros(steps) for name in POLICIES}
+    for rep in range(reps):
+        world = np.random.default_rng([1000 + seed, rep])
+        # The account's history: its other creatives with real-sized counts, for the empirical-Bayes prior.
+        history_trials = world.integers(5_000, 50_000, size=history_rates.size)
+        prior = empirical_bayes_prior(world.binomial(history_trials, history_rates), history_trials)
+        for name in POLICIES:
+            rng = np.random.default_rng([seed, rep])  # the same traffic draws for every policy
+            policy = _policy(name, regime.arms, (prior.alpha, prior.beta), seed * 1000 + rep)
+            regret = 0.0
+            for step in range(steps):
+                counts = np.bincount(_choose(policy, regime.batch, rng), minlength=regime.arms)
+                clicks = rng.binomial(counts, rates)
+                for arm in np.nonzero(counts)[0]:
+                    policy.update_counts(int(arm), int(clicks[arm]), int(counts[arm]))
+                regret += float(np.dot(counts, best - rates))
+                out[name][step] += regret / reps
     return out
 
 
@@ -98,16 +99,19 @@ def _spread(values: list[float]) -> dict[str, float]:
     return {k: round(float(f(values)), 3) for k, f in (("mean", np.mean), ("min", np.min), ("max", np.max))}
 
 
-def bandits(regimes: list[Regime], seeds: list[int], pool: ProcessPoolExecutor) -> tuple[dict, dict]:  # type: ignore[type-arg]
+def bandits(
+    regimes: list[Regime], seeds: list[int], reps: int, pool: ProcessPoolExecutor
+) -> tuple[dict, dict]:  # type: ignore[type-arg]
     summary, curves = {}, {}
     for regime in regimes:
-        runs = list(pool.map(bandit_seed, [regime] * len(seeds), seeds))
+        runs = list(pool.map(bandit_seed, [regime] * len(seeds), seeds, [reps] * len(seeds)))
         final = {p: [r[p][-1] for r in runs] for p in POLICIES}
         mean = {p: float(np.mean(v)) for p, v in final.items()}
         ratios = [d / e for d, e in zip(final["default"], final["epsilon_greedy"], strict=True) if e > 0]
         summary[regime.name] = {
             "arms": regime.arms,
             "impressions": regime.impressions,
+            "traffic_runs_per_seed": reps,
             "regret": {p: round(v, 1) for p, v in mean.items()},
             "regret_spread": {p: _spread(v) for p, v in final.items()},
             "default_vs_epsilon_greedy": round(mean["default"] / mean["epsilon_greedy"], 3),
@@ -171,6 +175,7 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="fewer seeds everywhere (under a minute)")
     parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--reps", type=int, default=3, help="runs of traffic per market seed (bandits)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--plot", type=Path, default=Path("benchmarks/out/optimizers.png"))
     args = parser.parse_args()
@@ -183,7 +188,7 @@ def main() -> None:
     few_seeds = seeds[:2] if args.quick else seeds
     keep_days = 14 if args.quick else 28
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        bandit_summary, curves = bandits(regimes, seeds, pool)
+        bandit_summary, curves = bandits(regimes, seeds, 1 if args.quick else args.reps, pool)
         alloc = allocation(few_seeds, pool)
         jobs = [(seed, keep_days, keep_pause_loop.POLICIES) for seed in few_seeds]
         keep_runs = [result for result, _ in pool.map(keep_pause_loop.run_job, jobs)]
