@@ -161,7 +161,7 @@ def plot(curves: dict, alloc: dict, path: Path) -> None:  # type: ignore[type-ar
     ).T
     ax.bar(names, means, yerr=errs, capsize=4, color=["#999", "#c96", "#396", "#6a6"][: len(names)])
     ax.axhline(1.0, color="k", linestyle="--", linewidth=1)
-    ax.set_ylim(0.5, 1.05)
+    ax.set_ylim(0.5, max(1.05, max(alloc[n]["max"] for n in names) + 0.02))
     ax.set_title("28 days of budgets: conversions / oracle")
     ax.tick_params(axis="x", rotation=20)
     fig.tight_layout()
