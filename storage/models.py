@@ -12,7 +12,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Numeric, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Numeric, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 ID_NAMESPACE = uuid.UUID("6f1c2a52-3d55-4b8e-9a0e-ad0c1a57e2d1")
@@ -229,3 +229,65 @@ class SyncState(SQLModel, table=True):
     last_success: dt.datetime | None = None
     last_error: str | None = None
     rows: int = Field(default=0, sa_type=BigInteger)
+
+
+# --- The creative asset store (storage/assets.py): metadata here, bytes in a content-addressed folder. ---
+
+
+class Asset(SQLModel, table=True):
+    """One stored file, named by the sha256 of its bytes. A variant names the asset it was made from."""
+
+    __tablename__ = "asset"
+
+    id: str = Field(primary_key=True, max_length=64)  # sha256 hex of the bytes
+    kind: str = Field(index=True)  # image | video | text
+    mime: str
+    size_bytes: int = Field(sa_type=BigInteger)
+    width: int | None = None
+    height: int | None = None
+    duration_ms: int | None = None
+    parent_id: str | None = Field(default=None, max_length=64, foreign_key="asset.id", index=True)
+    source: str | None = None  # where it came from: "import", "llm", "pillow", a path, a URL
+    label: str | None = None
+    created_at: dt.datetime
+
+
+class AssetTag(SQLModel, table=True):
+    """One tag of an asset from the fixed vocabulary of kinds (emotion, theme, product, offer, ...)."""
+
+    __tablename__ = "asset_tag"
+    __table_args__ = (Index("ix_asset_tag_kind_value", "kind", "value"),)
+
+    asset_id: str = Field(primary_key=True, max_length=64, foreign_key="asset.id")
+    kind: str = Field(primary_key=True)
+    value: str = Field(primary_key=True)
+
+
+class AssetPlatform(SQLModel, table=True):
+    """An asset as uploaded to one platform account: the id the platform gave it and where it may run.
+
+    `account_id` is the warehouse's internal account id (no foreign key: an upload may precede the
+    account's first sync). `platform_ref` is Meta's image hash or video id, X's media key, TikTok's
+    image_id or video_id.
+    """
+
+    __tablename__ = "asset_platform"
+    __table_args__ = (Index("ix_asset_platform_ref", "platform", "platform_ref"),)
+
+    asset_id: str = Field(primary_key=True, max_length=64, foreign_key="asset.id")
+    platform: str = Field(primary_key=True)
+    account_id: str = Field(primary_key=True)
+    platform_ref: str
+    placements: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    uploaded_at: dt.datetime
+
+
+class AssetAd(SQLModel, table=True):
+    """An ad that uses an asset (internal ad id; no foreign key: the ad may be created before its sync)."""
+
+    __tablename__ = "asset_ad"
+
+    asset_id: str = Field(primary_key=True, max_length=64, foreign_key="asset.id")
+    ad_id: str = Field(primary_key=True, index=True)
+    role: str = "creative"  # image | video | headline | body | cta | creative
+    linked_at: dt.datetime
