@@ -1,12 +1,14 @@
-"""The composition root for ingestion: settings -> engine, lake, adapters and the notion of "today".
+"""The composition root: settings -> engine, lake, adapters, the notion of "today", and the LLM.
 
 Against a sandbox (`ADCLUSTER_SANDBOX_URL`), credentials and the simulated date come from its admin API;
-against the real platforms, from settings and each account's own time zone.
+against the real platforms, from settings and each account's own time zone. Without
+`ADCLUSTER_LLM_BASE_URL` the LLM is the embedded model, started for the `llm_client` block.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,6 +18,7 @@ from sqlalchemy import Engine
 from app.settings import Settings, SettingsError
 from storage.db import make_engine, migrate
 from storage.lake import RawLake
+from tools.llm import LLMClient, LLMConfig, open_llm
 from tools.platforms import registry
 from tools.platforms.base import PlatformAdapter
 from tools.platforms.records import AccountRecord
@@ -30,6 +33,26 @@ def warehouse(settings: Settings) -> Engine:
 
 def lake(settings: Settings) -> RawLake:
     return RawLake(settings.lake_root)
+
+
+def llm_config(settings: Settings) -> LLMConfig:
+    try:
+        return LLMConfig(
+            base_url=str(settings.llm_base_url).rstrip("/") if settings.llm_base_url else None,
+            api_key=settings.llm_api_key,
+            model=settings.llm_model,
+            tool_mode=settings.llm_tool_mode,
+            timeout_s=settings.llm_timeout_s,
+            max_retries=settings.llm_max_retries,
+        )
+    except ValueError as exc:
+        raise SettingsError(f"the ADCLUSTER_LLM_* settings are invalid: {exc}") from None
+
+
+def llm_client(settings: Settings) -> AbstractAsyncContextManager[LLMClient]:
+    """`async with llm_client(settings) as llm:` the configured server, or the embedded model started
+    for the block and stopped after it."""
+    return open_llm(llm_config(settings))
 
 
 def _platform_configs(settings: Settings, sandbox: dict[str, Any] | None) -> dict[str, dict[str, Any]]:

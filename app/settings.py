@@ -75,6 +75,26 @@ class Settings(BaseSettings):
     tiktok_secret: str | None = None
     tiktok_advertiser_ids: list[str] = Field(default_factory=list)
 
+    llm_base_url: HttpUrl | None = Field(
+        default=None,
+        description="an OpenAI-compatible /v1 root (OpenAI, Azure /openai/v1, vLLM, Ollama, llama.cpp); "
+        "unset: the embedded SmolLM2-135M on loopback",
+    )
+    llm_api_key: str | None = Field(default=None, description="the LLM server's key; local servers take none")
+    llm_model: str | None = Field(default=None, description="model name, required with a base URL")
+    llm_tool_mode: Literal["auto", "native", "json"] = Field(
+        default="auto",
+        description="native tool calls, or JSON validated against the tool schemas for models that make "
+        "none; auto: json for the embedded model, native otherwise",
+    )
+    llm_timeout_s: float = Field(default=60.0, gt=0, le=3600, description="seconds per LLM request")
+    llm_max_retries: int = Field(default=3, ge=0, le=10, description="retries of a failed LLM request")
+
+    @field_validator("llm_base_url", "llm_api_key", "llm_model", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("platforms")
     @classmethod
     def _known_platforms(cls, value: list[str]) -> list[str]:
@@ -94,8 +114,21 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"ADCLUSTER_FX_RATES has no rate for the reporting currency {self.reporting_currency}"
             )
+        if self.llm_base_url is None and (self.llm_model or self.llm_api_key):
+            raise ValueError(
+                "ADCLUSTER_LLM_MODEL and ADCLUSTER_LLM_API_KEY need ADCLUSTER_LLM_BASE_URL (without it the "
+                "embedded SmolLM2 model is used, which takes neither)"
+            )
+        if self.llm_base_url is not None and not self.llm_model:
+            raise ValueError("ADCLUSTER_LLM_BASE_URL is set: ADCLUSTER_LLM_MODEL must name the model to use")
+        if self.llm_base_url is None and self.llm_tool_mode == "native":
+            raise ValueError(
+                "ADCLUSTER_LLM_TOOL_MODE=native needs ADCLUSTER_LLM_BASE_URL: the embedded model makes no "
+                "native tool calls (use json or auto)"
+            )
         if self.environment == "production":
             for name in (
+                "llm_api_key",
                 "meta_access_token",
                 "meta_app_secret",
                 "x_consumer_secret",
