@@ -7,6 +7,7 @@ import logging
 import typer
 
 from app import ingest_cli
+from app.creative_cli import creative_app
 from app.rules_cli import rules_app
 from app.sandbox_cli import sandbox_app
 
@@ -19,6 +20,7 @@ app = typer.Typer(
 )
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(rules_app, name="rules")
+app.add_typer(creative_app, name="creative")
 app.command()(ingest_cli.sync)
 app.command()(ingest_cli.rebuild)
 app.command()(ingest_cli.report)
@@ -35,7 +37,7 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="log debug
     level = logging.DEBUG if verbose else settings.log_level
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not verbose:
-        for noisy in ("httpx", "alembic"):
+        for noisy in ("httpx", "httpx2", "alembic", "chromadb", "tools.llm.embedded"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

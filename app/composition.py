@@ -16,8 +16,11 @@ import httpx
 from sqlalchemy import Engine
 
 from app.settings import Settings, SettingsError
+from storage.assets import AssetStore
 from storage.db import make_engine, migrate
+from storage.embeddings import EmbeddingConfig, make_embedding_function
 from storage.lake import RawLake
+from storage.vectors import CreativeIndex
 from tools.llm import LLMClient, LLMConfig, open_llm
 from tools.platforms import registry
 from tools.platforms.base import PlatformAdapter
@@ -47,6 +50,24 @@ def llm_config(settings: Settings) -> LLMConfig:
         )
     except ValueError as exc:
         raise SettingsError(f"the ADCLUSTER_LLM_* settings are invalid: {exc}") from None
+
+
+def asset_store(settings: Settings, engine: Engine) -> AssetStore:
+    return AssetStore.local(settings.assets_root, engine=engine)
+
+
+def creative_index(settings: Settings) -> CreativeIndex:
+    """The Chroma index of creatives, with the bundled offline embeddings unless an endpoint is set."""
+    if settings.embedding_base_url is None:
+        config = EmbeddingConfig()
+    else:
+        config = EmbeddingConfig(
+            provider="endpoint",
+            base_url=str(settings.embedding_base_url).rstrip("/"),
+            model=settings.embedding_model,
+            api_key=settings.embedding_api_key,
+        )
+    return CreativeIndex(path=settings.vectors_root, embedding_function=make_embedding_function(config))
 
 
 def llm_client(settings: Settings) -> AbstractAsyncContextManager[LLMClient]:

@@ -90,7 +90,16 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(default=60.0, gt=0, le=3600, description="seconds per LLM request")
     llm_max_retries: int = Field(default=3, ge=0, le=10, description="retries of a failed LLM request")
 
-    @field_validator("llm_base_url", "llm_api_key", "llm_model", mode="before")
+    assets_dir: Path | None = Field(default=None, description="creative asset files; default data_dir/assets")
+    vectors_dir: Path | None = Field(default=None, description="the Chroma index; default data_dir/vectors")
+    embedding_base_url: HttpUrl | None = Field(
+        default=None,
+        description="an OpenAI-compatible /v1 root for embeddings; unset: the bundled int8 MiniLM, offline",
+    )
+    embedding_model: str = Field(default="text-embedding-3-small", description="model name at that endpoint")
+    embedding_api_key: str | None = Field(default=None, description="the embedding endpoint's key")
+
+    @field_validator("llm_base_url", "llm_api_key", "llm_model", "embedding_base_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -171,6 +180,14 @@ class Settings(BaseSettings):
     @property
     def lake_root(self) -> Path:
         return self.lake_dir or self.data_dir / "lake"
+
+    @property
+    def assets_root(self) -> Path:
+        return self.assets_dir or self.data_dir / "assets"
+
+    @property
+    def vectors_root(self) -> Path:
+        return self.vectors_dir or self.data_dir / "vectors"
 
 
 def load_settings() -> Settings:

@@ -84,3 +84,9 @@ def test_tags_are_made_to_agree_with_the_copy() -> None:
     assert verify_tags(tags, "ヨガマット、今だけ20%オフ")[0].language == "ja"
     with pytest.raises(ValueError):
         Tags(emotion="rage", theme="price", product="x", offer="none", cta_type="shop_now", language="en")  # type: ignore[arg-type]
+
+
+def test_a_cut_does_not_end_on_a_dangling_word() -> None:
+    assert repair_copy("meta", "headline", "Introducing the ultimate yoga mat for your home") == (
+        "Introducing the ultimate yoga mat"
+    )

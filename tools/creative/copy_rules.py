@@ -41,6 +41,7 @@ LIMITS: dict[Platform, dict[Field, CopyLimit]] = {
 _EMOJI = re.compile(
     "[\U0001f000-\U0001faff\U00002600-\U000027bf\U0001f900-\U0001f9ff\U00002b00-\U00002bff\ufe0f\u200d]"
 )
+_DANGLING = {"a", "an", "the", "and", "or", "for", "to", "of", "with", "your", "our", "in", "on", "at", "by"}
 _CONTROL = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -101,4 +102,7 @@ def repair_copy(platform: Platform, field: Field, text: str) -> str:
             if weight(cut + ch, wide_counts_double=limit.wide_counts_double) > limit.max_weight:
                 break
             cut += ch
-    return cut.rstrip(" ,;:-–—")
+    words = cut.rstrip(" ,;:-–—").split(" ")
+    while len(words) > 1 and words[-1].lower() in _DANGLING:  # "The ultimate mat for" reads broken
+        words.pop()
+    return " ".join(words).rstrip(" ,;:-–—")
