@@ -71,3 +71,36 @@ def test_a_missing_rate_or_a_reversed_range_is_a_clear_error(synced: Engine) -> 
     with pytest.raises(AnalyticsError, match="after"):
         by_element(synced, "headline", since=UNTIL, until=SINCE, fx=FX)
     assert by_element(synced, "headline", since=dt.date(2020, 1, 1), until=dt.date(2020, 1, 2), fx=FX) == []
+
+
+def test_each_tag_sums_the_distinct_ads_whose_assets_carry_it(synced: Engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from storage.asset_types import AssetKind, AssetMeta, Tag
+    from storage.assets import AssetStore
+    from tools.creative.analytics import by_tag
+
+    store = AssetStore.local(tmp_path / "assets", engine=synced)
+    with Session(synced) as session:
+        ads = [a.id for a in session.exec(select(Ad).order_by(Ad.id)).all()[:3]]
+        per_ad = {
+            ad: session.exec(
+                select(func.sum(DailyMetric.impressions)).where(
+                    DailyMetric.ad_id == ad, DailyMetric.day >= SINCE, DailyMetric.day <= UNTIL
+                )
+            ).one()
+            or 0
+            for ad in ads
+        }
+    price_copy = store.put(b"Save 20% today", AssetMeta(kind=AssetKind.TEXT, tags=[Tag.of("theme", "price")]))
+    price_text = store.put(
+        b"Best prices on mats", AssetMeta(kind=AssetKind.TEXT, tags=[Tag.of("theme", "price")])
+    )
+    quality = store.put(b"Made to last", AssetMeta(kind=AssetKind.TEXT, tags=[Tag.of("theme", "quality")]))
+    store.link_ad(price_copy.id, ad_id=ads[0])
+    store.link_ad(price_copy.id, ad_id=ads[1])
+    store.link_ad(price_text.id, ad_id=ads[0])  # the same ad again: counted once
+    store.link_ad(quality.id, ad_id=ads[2])
+    rows = {r.value: r for r in by_tag(synced, "theme", since=SINCE, until=UNTIL, fx=FX)}
+    assert rows["price"].ads == 2 and rows["price"].impressions == per_ad[ads[0]] + per_ad[ads[1]]
+    assert rows["quality"].ads == 1 and rows["quality"].impressions == per_ad[ads[2]]
+    assert rows["price"].element == "tag:theme"
+    assert by_tag(synced, "emotion", since=SINCE, until=UNTIL, fx=FX) == []

@@ -13,14 +13,14 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from scipy import stats
 from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
-from storage.models import Ad, Creative, DailyMetric
+from storage.models import Ad, AssetAd, AssetTag, Creative, DailyMetric
 
 Element = Literal["headline", "body", "image", "cta"]
 _COLUMNS = {
@@ -97,6 +97,26 @@ class _Totals:
         )
 
 
+def _rollup(
+    engine: Engine, query: Any, element: str, fx: Mapping[str, Decimal], min_impressions: int
+) -> list[ElementPerformance]:
+    """Rows of (value, platform, currency, ads, impressions, clicks, conversions, spend, value) summed per
+    value across platforms and currencies, best CTR first."""
+    totals: dict[str, _Totals] = defaultdict(_Totals)
+    with Session(engine) as session:
+        for value, platform, currency, ads, imps, clicks, conv, spend, val in session.exec(query):
+            t = totals[value]
+            t.platforms.add(platform)
+            t.ads += int(ads)
+            t.impressions += int(imps or 0)
+            t.clicks += int(clicks or 0)
+            t.conversions += int(conv or 0)
+            t.spend += _to_reporting(int(spend or 0), currency, fx)
+            t.value += _to_reporting(int(val or 0), currency, fx)
+    rows = [t.report(element, value) for value, t in totals.items() if t.impressions >= min_impressions]
+    return sorted(rows, key=lambda r: (r.ctr is None, -(r.ctr or 0.0)))
+
+
 def by_element(
     engine: Engine,
     element: Element,
@@ -127,16 +147,44 @@ def by_element(
         .where(DailyMetric.day >= since, DailyMetric.day <= until, column.is_not(None))
         .group_by(column, Ad.platform, DailyMetric.currency)
     )
-    totals: dict[str, _Totals] = defaultdict(_Totals)
-    with Session(engine) as session:
-        for value, platform, currency, ads, imps, clicks, conv, spend, val in session.exec(query):
-            t = totals[value]
-            t.platforms.add(platform)
-            t.ads += int(ads)
-            t.impressions += int(imps or 0)
-            t.clicks += int(clicks or 0)
-            t.conversions += int(conv or 0)
-            t.spend += _to_reporting(int(spend or 0), currency, fx)
-            t.value += _to_reporting(int(val or 0), currency, fx)
-    rows = [t.report(element, value) for value, t in totals.items() if t.impressions >= min_impressions]
-    return sorted(rows, key=lambda r: (r.ctr is None, -(r.ctr or 0.0)))
+    return _rollup(engine, query, element, fx, min_impressions)
+
+
+def by_tag(
+    engine: Engine,
+    kind: str,
+    *,
+    since: dt.date,
+    until: dt.date,
+    fx: Mapping[str, Decimal],
+    min_impressions: int = 0,
+) -> list[ElementPerformance]:
+    """Each value of one tag kind (emotion, theme, offer...), summed over the distinct ads that use an
+    asset carrying it (an ad whose headline and image both say "price" counts once), best CTR first."""
+    if since > until:
+        raise AnalyticsError(f"since {since} is after until {until}")
+    ads_per_value = (
+        select(AssetTag.value, AssetAd.ad_id)
+        .join(AssetAd, AssetAd.asset_id == AssetTag.asset_id)
+        .where(AssetTag.kind == kind)
+        .distinct()
+        .subquery()
+    )
+    query = (
+        select(
+            ads_per_value.c.value,
+            Ad.platform,
+            DailyMetric.currency,
+            func.count(func.distinct(Ad.id)),
+            func.sum(DailyMetric.impressions),
+            func.sum(DailyMetric.clicks),
+            func.sum(DailyMetric.conversions),
+            func.sum(DailyMetric.spend_micros),
+            func.sum(DailyMetric.value_micros),
+        )
+        .join(Ad, Ad.id == ads_per_value.c.ad_id)
+        .join(DailyMetric, DailyMetric.ad_id == Ad.id)
+        .where(DailyMetric.day >= since, DailyMetric.day <= until)
+        .group_by(ads_per_value.c.value, Ad.platform, DailyMetric.currency)
+    )
+    return _rollup(engine, query, f"tag:{kind}", fx, min_impressions)
