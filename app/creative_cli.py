@@ -173,7 +173,7 @@ def write(
         raise typer.Exit(code=1)
 
 
-def _base_from_ad(engine: Engine, ad_ref: str) -> tuple[Ad, Creative, Campaign, BaseCreative]:
+def base_from_ad(engine: Engine, ad_ref: str) -> tuple[Ad, Creative, Campaign, BaseCreative]:
     with Session(engine) as session:
         ad = session.exec(select(Ad).where(or_(Ad.id == ad_ref, Ad.platform_id == ad_ref))).first()
         if ad is None:
@@ -210,7 +210,7 @@ def variants(
     """Write new copy for an existing ad, from its text and its numbers in the warehouse."""
     settings = _settings()
     engine, _, _ = _parts(settings)
-    row, _creative, campaign, base = _base_from_ad(engine, ad)
+    row, _creative, campaign, base = base_from_ad(engine, ad)
     engine.dispose()
     brief = Brief(
         product=(product or (campaign.name if campaign else base.headline))[:80], platform=row.platform

@@ -138,7 +138,50 @@ async def _warehouse(base: str, days: int, console: Console, data_dir: Path) -> 
         engine, days=days, fx=settings.fx_rates, reporting_currency=settings.reporting_currency
     )
     console.print(report_table(rows, first, last, "platform", settings.reporting_currency))
+    await _creative(engine, settings, console)
     engine.dispose()
+
+
+async def _creative(engine, settings, console: Console) -> None:  # type: ignore[no-untyped-def]
+    """New copy for the ad with the most clicks, written by the configured LLM (the embedded model)."""
+    from sqlmodel import Session, func, select
+
+    from app import composition
+    from app.creative_cli import base_from_ad
+    from storage.models import DailyMetric
+    from tools.creative.text import Brief, write_variants
+    from tools.llm.errors import LLMError
+
+    with Session(engine) as session:
+        top = session.exec(
+            select(DailyMetric.ad_id)
+            .group_by(DailyMetric.ad_id)
+            .order_by(func.sum(DailyMetric.clicks).desc())
+        ).first()
+    if top is None:
+        return
+    ad, _, campaign, base = base_from_ad(engine, top)
+    product = (campaign.name.split("|")[0] if campaign else base.headline).strip()[:80]
+    console.print(f"Writing 3 new variants of the {ad.platform} ad with the most clicks ({base.headline!r})…")
+    try:
+        async with composition.llm_client(settings) as llm:
+            brief = Brief.model_validate({"product": product, "platform": ad.platform})
+            batch = await write_variants(llm, brief, 3, base=base, max_calls=9)
+    except LLMError as exc:
+        console.print(f"[yellow]the LLM is not available, skipping copy:[/] {exc}")
+        return
+    table = Table(title=f"new copy from {llm.model} (checked against {ad.platform}'s limits and ad policy)")
+    for col in ("headline", "text", "CTA", "tags"):
+        table.add_column(col)
+    for v in batch.variants:
+        table.add_row(
+            v.headline, v.primary_text, v.platform_cta, f"{v.tags.emotion}, {v.tags.theme}, {v.tags.offer}"
+        )
+    console.print(table)
+    console.print(
+        f"{batch.from_model} from the model, {len(batch.dropped)} dropped "
+        f"({'; '.join(d.reason for d in batch.dropped[:3]) or 'none'})"
+    )
 
 
 def run_demo(*, days: int, seed: int) -> None:

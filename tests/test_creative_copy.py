@@ -90,3 +90,21 @@ def test_a_cut_does_not_end_on_a_dangling_word() -> None:
     assert repair_copy("meta", "headline", "Introducing the ultimate yoga mat for your home") == (
         "Introducing the ultimate yoga mat"
     )
+
+
+def test_health_claims_and_echoed_labels_are_caught() -> None:
+    assert [v.rule for v in check_policy("Headache relief with vitamins")] == ["health_claims"]
+    assert [v.rule for v in check_policy("A miracle serum")] == ["health_claims"]
+    assert [p.rule for p in check_copy("x", "primary_text", "Headline: Bright mornings")] == ["label"]
+    assert repair_copy("x", "primary_text", "Headline: Bright mornings") == "Bright mornings"
+
+
+def test_copy_that_talks_about_itself_repeats_or_shouts_is_unusable() -> None:
+    from tools.creative.copy_rules import check_quality
+
+    assert check_quality("Headline for the new product", "Great serum")[0].startswith("talks about the ad")
+    assert check_quality(
+        "Pure C", "100% natural vitamin C, 100% natural vitamin C, 100% natural vitamin C"
+    ) == ["repeats itself"]
+    assert check_quality("VITAMULES: YOUR ROADMADE!", "Fresh mornings") == ["the headline shouts in capitals"]
+    assert check_quality("Brighter mornings", "Vitamin C serum for a fresh, even glow.") == []

@@ -79,7 +79,7 @@ def test_policy_breaches_duplicates_and_wrong_tags_are_dropped_or_fixed_with_the
     assert reasons[0].startswith("policy guaranteed_results") and reasons[1].startswith(
         "policy personal_attributes"
     )
-    assert reasons[2].startswith("near-duplicate")
+    assert reasons[2].startswith("reuses the headline")
     assert [v.headline for v in batch.variants] == ["Roll out calm", "Free shipping today"]
     shipping = batch.variants[1]
     assert shipping.tags.offer == "free_shipping" and shipping.tag_fixes and batch.first_time_valid == 1

@@ -42,6 +42,7 @@ _EMOJI = re.compile(
     "[\U0001f000-\U0001faff\U00002600-\U000027bf\U0001f900-\U0001f9ff\U00002b00-\U00002bff\ufe0f\u200d]"
 )
 _DANGLING = {"a", "an", "the", "and", "or", "for", "to", "of", "with", "your", "our", "in", "on", "at", "by"}
+_LABEL = re.compile(r"^(?:headline|primary[ _]text|text|body|caption|ad text)\s*:\s*", re.IGNORECASE)
 _CONTROL = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -74,6 +75,8 @@ def check_copy(platform: Platform, field: Field, text: str) -> list[CopyProblem]
         problems.append(
             CopyProblem(field=field, rule="emoji", detail=f"{platform} {field} does not allow emoji")
         )
+    if _LABEL.match(text):
+        problems.append(CopyProblem(field=field, rule="label", detail=f"{field} starts with a field label"))
     if _CONTROL.search(text):
         problems.append(
             CopyProblem(field=field, rule="control", detail=f"{field} has control or direction characters")
@@ -89,6 +92,7 @@ def repair_copy(platform: Platform, field: Field, text: str) -> str:
     if not limit.emoji_allowed:
         text = _EMOJI.sub("", text)
     text = re.sub(r"\s+", " ", text).strip()
+    text = _LABEL.sub("", text)  # small models echo the field's name: "Headline: ..."
     if weight(text, wide_counts_double=limit.wide_counts_double) <= limit.max_weight:
         return text
     cut = ""
@@ -106,3 +110,25 @@ def repair_copy(platform: Platform, field: Field, text: str) -> str:
     while len(words) > 1 and words[-1].lower() in _DANGLING:  # "The ultimate mat for" reads broken
         words.pop()
     return " ".join(words).rstrip(" ,;:-–—")
+
+
+_META_TALK = re.compile(
+    r"\b(?:headline|primary text|ad copy|this ad|the ad is|call to action|cta)\b", re.IGNORECASE
+)
+
+
+def check_quality(headline: str, text: str) -> list[str]:
+    """What makes copy unusable whatever the platform: it talks about the ad instead of the product,
+    repeats itself, or shouts. Small models do all three."""
+    problems = []
+    both = f"{headline} {text}"
+    if _META_TALK.search(both):
+        problems.append(f"talks about the ad, not the product ({_META_TALK.search(both).group(0)!r})")  # type: ignore[union-attr]
+    words = re.findall(r"\w+", both.lower())
+    grams = [" ".join(words[i : i + 3]) for i in range(len(words) - 2)]
+    if grams and max(grams.count(g) for g in set(grams)) >= 3:
+        problems.append("repeats itself")
+    letters = [c for c in headline if c.isalpha()]
+    if len(letters) >= 10 and sum(c.isupper() for c in letters) / len(letters) > 0.6:
+        problems.append("the headline shouts in capitals")
+    return problems

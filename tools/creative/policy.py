@@ -4,6 +4,7 @@ enforce and that a model is most likely to break.
 - Personal attributes: copy must not assert or imply the reader's health, finances, race, religion,
   sexuality, age or other personal traits ("Are you overweight?", "other seniors like you").
 - No guaranteed or unrealistic results ("guaranteed", "100% results", "risk-free", "instant").
+- No health claims ("miracle", "headache relief", "clinically proven", "boosts immunity").
 - Prohibited content: weapons, drugs, tobacco and vaping, gambling, adult content, counterfeit goods.
 - Text that reads as instructions to a model or a system (prompt injection carried into copy).
 
@@ -41,6 +42,12 @@ _RULES: dict[str, list[str]] = {
         r"\blose \d+ ?(?:lbs|pounds|kg|kilos) in \d+ ?(?:days|weeks)\b",
         r"\b(?:get rich|make \$?\d[\d,]* (?:a|per) (?:day|week))\b",
         r"\bcures?\b",
+    ],
+    "health_claims": [
+        r"\bmiracle\b",
+        r"\b(?:headache|pain|anxiety|stress|acne|joint|migraine|arthritis) relief\b",
+        r"\b(?:medicine|medical grade|clinically proven|doctor[- ]approved|heals?|treats?|prevents?) ",
+        r"\bboosts? (?:your )?immun",
     ],
     "prohibited_content": [
         r"\b(?:guns?|firearms?|ammunition|ammo|explosives?)\b",

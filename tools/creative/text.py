@@ -20,7 +20,7 @@ from typing import Literal, Protocol, TypeVar
 from pydantic import BaseModel, Field
 
 from prompts import load as load_prompt
-from tools.creative.copy_rules import LIMITS, Platform, check_copy, repair_copy
+from tools.creative.copy_rules import LIMITS, Platform, check_copy, check_quality, repair_copy
 from tools.creative.policy import check_policy
 from tools.creative.tags import PLATFORM_CTA, CtaType, Emotion, Language, Offer, Tags, Theme, verify_tags
 from tools.llm.errors import LLMError
@@ -162,6 +162,8 @@ async def _is_duplicate(
     """A near-copy of what exists: the whole ad, or its main text alone (a new headline on the same
     text is not a new ad)."""
     for other_headline, other_text in seen:
+        if _normal(other_headline) in (_normal(headline), _normal(text)):
+            return f"reuses the headline {other_headline[:60]!r}"
         whole = _text_similarity(f"{headline} {text}", f"{other_headline} {other_text}")
         body = _text_similarity(text, other_text) if min(len(text), len(other_text)) >= 20 else 0.0
         if max(whole, body) >= DUPLICATE_SIMILARITY:
@@ -279,6 +281,9 @@ async def _accept(
                 )
             repairs.append(f"{name}: {', '.join(p.rule for p in problems)}")
             fields[name] = fixed
+    quality = check_quality(fields["headline"], fields["primary_text"])
+    if quality:
+        return Dropped(headline=fields["headline"], primary_text=fields["primary_text"], reason=quality[0])
     violations = check_policy(fields["headline"], fields["primary_text"])
     if violations:
         v = violations[0]
