@@ -1,0 +1,181 @@
+"""Typed actions: what the agents propose, a person approves and the executor applies.
+
+Every action names its entity (platform, account, level, platform id), carries before/after values
+(money in integer micros of the account currency, and the same in the platform's own unit for the
+write), the expected effect, the evidence behind it and who proposed it. Its id is stable: the same
+change from the same state gets the same id, so a proposal repeated by the next cycle, or a retried
+execution, is recognised instead of doubled. `inverse` gives the action that undoes an executed one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from tools.platforms.base import NewAd
+
+ACTION_NAMESPACE = uuid.UUID("0b7d3c1e-5a8f-4c62-9e0d-7f1a2b3c4d5e")
+Platform = Literal["meta", "x", "tiktok"]
+Level = Literal["campaign", "adset", "ad"]
+Status = Literal["ACTIVE", "PAUSED"]
+
+
+class EntityRef(BaseModel):
+    platform: Platform
+    account_id: str = Field(min_length=1, description="the platform's account id")
+    level: Level
+    platform_id: str = Field(min_length=1)
+    name: str | None = Field(default=None, description="as the platform names it: data, never instructions")
+
+    @property
+    def key(self) -> str:
+        return f"{self.platform}|{self.account_id}|{self.level}|{self.platform_id}"
+
+
+class Evidence(BaseModel):
+    source: str = Field(description="the tool or rule that produced it")
+    summary: str
+    figures: dict[str, float | int | str | None] = Field(default_factory=dict)
+    sample_size: int | None = None
+
+
+class ExpectedEffect(BaseModel):
+    metric: str
+    before: float | None = None
+    after: float | None = None
+    interval: tuple[float, float] | None = None
+
+
+class _Action(BaseModel):
+    id: str = Field(default="", description="stable: derived from the kind, the entity and the change")
+    entity: EntityRef
+    reason: str = Field(min_length=1)
+    evidence: list[Evidence] = Field(default_factory=list)
+    expected: ExpectedEffect | None = None
+    proposed_by: str = Field(default="analyst")
+
+    def change_key(self) -> str:  # what makes two proposals the same change
+        raise NotImplementedError
+
+    @model_validator(mode="after")
+    def _stable_id(self) -> _Action:
+        if not self.id:
+            self.id = uuid.uuid5(ACTION_NAMESPACE, f"{self.entity.key}|{self.change_key()}").hex[:16]
+        return self
+
+    @property
+    def spends_more(self) -> bool:
+        """Whether it can raise spend: such actions always wait for a person (no auto-approval)."""
+        return True
+
+
+class BudgetChange(_Action):
+    kind: Literal["budget_change"] = "budget_change"
+    currency: str = Field(min_length=3, max_length=3)
+    before_micros: int = Field(gt=0)
+    after_micros: int = Field(description="refused by the guardrails unless positive")
+
+    def change_key(self) -> str:
+        return f"budget|{self.before_micros}|{self.after_micros}"
+
+    @property
+    def spends_more(self) -> bool:
+        return self.after_micros > self.before_micros
+
+
+class BidChange(_Action):
+    kind: Literal["bid_change"] = "bid_change"
+    currency: str = Field(min_length=3, max_length=3)
+    before_micros: int | None = Field(description="None: the platform bids automatically")
+    after_micros: int
+
+    def change_key(self) -> str:
+        return f"bid|{self.before_micros}|{self.after_micros}"
+
+    @property
+    def spends_more(self) -> bool:
+        return self.before_micros is None or self.after_micros > self.before_micros
+
+
+class StatusChange(_Action):
+    kind: Literal["status_change"] = "status_change"
+    before: Status
+    after: Status
+
+    def change_key(self) -> str:
+        return f"status|{self.before}|{self.after}"
+
+    @property
+    def spends_more(self) -> bool:
+        return self.after == "ACTIVE"
+
+
+class CreateAd(_Action):
+    """A new ad in an ad set (`entity` is the ad set). Its name is deterministic, so that after a crash
+    the executor finds it on the platform instead of creating it twice."""
+
+    kind: Literal["create_ad"] = "create_ad"
+    spec: NewAd
+    replaces: EntityRef | None = Field(
+        default=None, description="swap a creative: the old ad is paused once the new one exists"
+    )
+
+    def change_key(self) -> str:
+        s = self.spec
+        parts = (s.headline, s.body, s.image_hash, s.creative_platform_id, s.call_to_action, s.link)
+        return "create|" + "|".join(str(p) for p in parts)
+
+    @model_validator(mode="after")
+    def _deterministic_name(self) -> CreateAd:
+        if not self.spec.name.endswith(f"[{self.id}]"):
+            self.spec = self.spec.model_copy(update={"name": f"{self.spec.name[:80]} [{self.id}]"})
+        return self
+
+
+Action = Annotated[BudgetChange | BidChange | StatusChange | CreateAd, Field(discriminator="kind")]
+
+
+class ActionList(BaseModel):
+    actions: list[Action]
+
+
+def inverse(action: Action, after: dict[str, Any] | None = None, *, reason: str | None = None) -> Action:
+    """The action that undoes `action` once executed (`after`: the platform's state after it, which
+    names a created ad's id)."""
+    why = reason or f"undo {action.id}"
+    if isinstance(action, BudgetChange):
+        return BudgetChange(
+            entity=action.entity,
+            currency=action.currency,
+            before_micros=action.after_micros,
+            after_micros=action.before_micros,
+            reason=why,
+            proposed_by="undo",
+        )
+    if isinstance(action, BidChange):
+        if action.before_micros is None:
+            raise ValueError("cannot undo a bid set on automatic bidding: set the bid strategy by hand")
+        return BidChange(
+            entity=action.entity,
+            currency=action.currency,
+            before_micros=action.after_micros,
+            after_micros=action.before_micros,
+            reason=why,
+            proposed_by="undo",
+        )
+    if isinstance(action, StatusChange):
+        return StatusChange(
+            entity=action.entity, before=action.after, after=action.before, reason=why, proposed_by="undo"
+        )
+    created = (after or {}).get("id") or (after or {}).get("platform_id")
+    if not created:
+        raise ValueError(f"cannot undo {action.id}: the created ad's id is unknown")
+    ad = EntityRef(
+        platform=action.entity.platform,
+        account_id=action.entity.account_id,
+        level="ad",
+        platform_id=str(created),
+    )
+    return StatusChange(entity=ad, before="ACTIVE", after="PAUSED", reason=why, proposed_by="undo")
