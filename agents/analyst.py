@@ -1,0 +1,222 @@
+"""The analyst: the optimizers run on the warehouse's figures, and their answers turned into typed
+actions with the evidence behind each. The numbers come from the tools, never from an LLM.
+
+- Budgets: per account and currency, the curve allocator re-splits the same total across the budgets
+  that are live (an ad set's own, or its campaign's), within the allocator's guardrails; a change
+  smaller than `min_change_share` is not worth a learning-phase reset and is not proposed.
+- Creatives: per ad set with two or more ads, the creative report (Thompson posteriors on CTR with the
+  account's own prior) says keep, pause or re-activate, past its evidence thresholds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from agents.actions import Action, BudgetChange, EntityRef, Evidence, ExpectedEffect, StatusChange
+from storage.models import Ad
+from tools.optimize.allocation import (
+    AdSetHistory,
+    AllocationError,
+    CurveAllocator,
+    Guardrails,
+    campaign_history,
+)
+from tools.optimize.creatives import CreativeDay, CreativeState, Thresholds, creative_report
+from tools.optimize.priors import empirical_bayes_prior
+from tools.optimize.rules_records import EntitySeries
+from tools.platforms.money import exponent
+from tools.rule_inputs import load_series
+
+
+class AnalystConfig(BaseModel):
+    days: int = Field(default=28, ge=7, le=365, description="history the optimizers read")
+    min_change_share: float = Field(default=0.05, ge=0, lt=1)
+    allocation: Guardrails = Field(default_factory=Guardrails)
+    creatives: Thresholds = Field(default_factory=Thresholds)
+
+
+class Analysis(BaseModel):
+    actions: list[Action]
+    notes: list[str] = Field(default_factory=list, description="what was looked at and left alone, and why")
+
+
+def _history(s: EntitySeries, budget: int, *, level: str = "adset") -> AdSetHistory:
+    return AdSetHistory(
+        adset_id=s.entity_id,
+        currency=s.currency,
+        level="adset" if level == "adset" else "campaign",
+        platform=s.platform if s.platform in ("meta", "x", "tiktok") else None,  # type: ignore[arg-type]
+        account_id=s.account_id,
+        minor_unit_micros=10 ** (6 - exponent(s.currency)),
+        current_budget_micros=budget,
+        min_budget_micros=s.min_budget_micros or 0,
+        spend_micros=[d.spend_micros for d in s.days],
+        conversions=[float(d.conversions) for d in s.days],
+        impressions=[d.impressions for d in s.days],
+    )
+
+
+def _budget_actions(adsets: list[EntitySeries], config: AnalystConfig, notes: list[str]) -> list[Action]:
+    units: dict[tuple[str, str], list[tuple[AdSetHistory, EntitySeries, str, str]]] = defaultdict(list)
+    by_campaign: dict[str, list[EntitySeries]] = defaultdict(list)
+    for s in adsets:
+        if s.status != "ACTIVE" or s.budget is None or not s.budget.daily_budget_micros:
+            continue
+        if s.budget.level == "campaign":
+            by_campaign[s.budget.entity_id].append(s)
+        else:
+            units[(s.account_id, s.currency)].append(
+                (_history(s, s.budget.daily_budget_micros), s, "adset", s.platform_id)
+            )
+    for members in by_campaign.values():
+        first = members[0]
+        budget = first.budget
+        assert budget is not None and budget.daily_budget_micros
+        try:
+            unit = campaign_history(
+                budget.entity_id,
+                [_history(m, budget.daily_budget_micros) for m in members],
+                current_budget_micros=budget.daily_budget_micros,
+            )
+        except AllocationError as exc:
+            notes.append(f"campaign {budget.name or budget.entity_id}: {exc}")
+            continue
+        units[(first.account_id, first.currency)].append((unit, first, "campaign", budget.platform_id))
+    actions: list[Action] = []
+    allocator = CurveAllocator(config.allocation)
+    for (account, currency), group in units.items():
+        if len(group) < 2:
+            notes.append(f"account {account} ({currency}): one live budget, nothing to re-split")
+            continue
+        total = sum(h.current_budget_micros for h, *_ in group)
+        try:
+            proposals = allocator.allocate([h for h, *_ in group], total)
+        except AllocationError as exc:
+            notes.append(f"account {account} ({currency}): {exc}")
+            continue
+        for p, (h, s, level, platform_id) in zip(proposals, group, strict=True):
+            change = abs(p.proposed_budget_micros - p.current_budget_micros)
+            if change < config.min_change_share * p.current_budget_micros:
+                continue
+            name = s.budget.name if level == "campaign" and s.budget else s.name
+            actions.append(
+                BudgetChange(
+                    entity=EntityRef(
+                        platform=s.platform,  # type: ignore[arg-type]
+                        account_id=s.account_platform_id,
+                        level=level,  # type: ignore[arg-type]
+                        platform_id=platform_id,
+                        name=name,
+                    ),
+                    currency=currency,
+                    before_micros=p.current_budget_micros,
+                    after_micros=p.proposed_budget_micros,
+                    reason=f"re-split account {s.account_platform_id}'s budgets toward equal marginal return",
+                    evidence=[
+                        Evidence(
+                            source="budget allocator (fitted curves)",
+                            summary=p.evidence,
+                            figures={
+                                "expected_conversions_now": p.expected_results_now,
+                                "expected_conversions_after": p.expected_results_after,
+                                "cpa_now": p.cost_per_result_now,
+                                "cpa_after": p.cost_per_result_after,
+                            },
+                            sample_size=len(h.spend_micros),
+                        )
+                    ],
+                    expected=ExpectedEffect(
+                        metric="conversions per day",
+                        before=p.expected_results_now,
+                        after=p.expected_results_after,
+                        interval=p.interval_after,
+                    ),
+                )
+            )
+    return actions
+
+
+def _creative_actions(
+    engine: Engine, ads: list[EntitySeries], config: AnalystConfig, until: dt.date, notes: list[str]
+) -> list[Action]:
+    with Session(engine) as session:
+        parent = {a.id: a.adset_id for a in session.exec(select(Ad))}
+    by_adset: dict[str, list[EntitySeries]] = defaultdict(list)
+    by_account: dict[str, list[EntitySeries]] = defaultdict(list)
+    for s in ads:
+        if s.status in ("ACTIVE", "PAUSED") and s.entity_id in parent:
+            by_adset[parent[s.entity_id]].append(s)
+            by_account[s.account_id].append(s)
+    priors = {}
+    for account, members in by_account.items():
+        clicks = [sum(d.clicks for d in m.days) for m in members]
+        imps = [sum(d.impressions for d in m.days) for m in members]
+        priors[account] = empirical_bayes_prior(clicks, imps)
+    actions: list[Action] = []
+    for adset, members in by_adset.items():
+        if len(members) < 2:
+            continue
+        days = [
+            CreativeDay(
+                ad_id=m.entity_id, day=d.day, impressions=d.impressions, clicks=min(d.clicks, d.impressions)
+            )
+            for m in members
+            for d in m.days
+        ]
+        states = [CreativeState(ad_id=m.entity_id, active=m.status == "ACTIVE") for m in members]
+        report = creative_report(
+            days, states, priors[members[0].account_id], thresholds=config.creatives, today=until
+        )
+        series = {m.entity_id: m for m in members}
+        for v in report.creatives:
+            if v.verdict == "keep":
+                continue
+            s = series[v.ad_id]
+            after = "PAUSED" if v.verdict == "pause" else "ACTIVE"
+            actions.append(
+                StatusChange(
+                    entity=EntityRef(
+                        platform=s.platform,  # type: ignore[arg-type]
+                        account_id=s.account_platform_id,
+                        level="ad",
+                        platform_id=s.platform_id,
+                        name=s.name,
+                    ),
+                    before="ACTIVE" if after == "PAUSED" else "PAUSED",
+                    after=after,  # type: ignore[arg-type]
+                    reason=f"{v.verdict}: {v.reason}",
+                    evidence=[
+                        Evidence(
+                            source="creative bandit (Thompson, account prior)",
+                            summary=v.reason,
+                            figures={
+                                "ctr_posterior_mean": v.posterior_mean,
+                                "ctr_low": v.interval[0],
+                                "ctr_high": v.interval[1],
+                                "prob_best": v.prob_best,
+                                "expected_loss": v.expected_loss,
+                            },
+                            sample_size=v.impressions,
+                        )
+                    ],
+                )
+            )
+        if report.add_new_ad and report.add_new_reason:
+            notes.append(f"ad set {adset}: {report.add_new_reason}")
+    return actions
+
+
+def analyse(engine: Engine, *, until: dt.date, config: AnalystConfig | None = None) -> Analysis:
+    """Typed actions from the optimizers over the last `config.days` synced days up to `until`."""
+    cfg = config or AnalystConfig()
+    since = until - dt.timedelta(days=cfg.days - 1)
+    notes: list[str] = []
+    adsets = load_series(engine, "adset", since, until)
+    ads = load_series(engine, "ad", since, until)
+    actions = _budget_actions(adsets, cfg, notes) + _creative_actions(engine, ads, cfg, until, notes)
+    return Analysis(actions=actions, notes=notes)
