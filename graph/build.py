@@ -1,0 +1,34 @@
+"""The wiring, as the diagram reads: perceive -> analyse -> plan -> (approve) -> execute -> report."""
+
+from __future__ import annotations
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from graph import nodes
+from graph.context import CycleContext
+from graph.state import CycleState
+
+
+def build(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
+    g = StateGraph(CycleState, context_schema=CycleContext)
+    g.add_node("perceive", nodes.perceive)
+    g.add_node("analyse", nodes.analyse)
+    g.add_node("plan", nodes.plan)
+    g.add_node("approve", nodes.approve)
+    g.add_node("execute", nodes.execute)
+    g.add_node("report", nodes.report)
+    g.add_edge(START, "perceive")
+    g.add_edge("perceive", "analyse")
+    g.add_edge("analyse", "plan")
+    g.add_conditional_edges("plan", nodes.route_after_plan, ["approve", "execute"])
+    g.add_edge("approve", "execute")
+    g.add_edge("execute", "report")
+    g.add_edge("report", END)
+    return g.compile(checkpointer=checkpointer)
+
+
+def make_graph() -> CompiledStateGraph:
+    """For LangGraph's own tooling (`langgraph.json`): there the server supplies persistence."""
+    return build()

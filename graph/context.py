@@ -1,0 +1,32 @@
+"""What a run needs that is not state: the warehouse, the day, and the parts the composition root wires
+(guardrails, approval policy, executor, audit). Given per run as langgraph's context; never checkpointed."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine
+
+from agents.actions import Action
+from agents.analyst import AnalystConfig
+from graph.state import PlanItem
+
+Guard = Callable[[Sequence[Action]], list[PlanItem]]  # the guardrails (and the auto-approval policy)
+Executor = Callable[[Sequence[Action]], Awaitable[list[dict[str, Any]]]]  # applies approved actions
+Recorder = Callable[[str, Sequence[dict[str, Any]]], None]  # audit: ("proposed" | "decided" | ..., rows)
+
+
+@dataclass(kw_only=True)
+class CycleContext:
+    engine: Engine
+    until: dt.date
+    guard: Guard
+    execute: Executor
+    record: Recorder = field(default=lambda kind, rows: None)  # the default audit keeps nothing
+    analyst: AnalystConfig = field(default_factory=AnalystConfig)
+    fx: dict[str, Decimal] = field(default_factory=lambda: {"USD": Decimal(1)})
+    reporting_currency: str = "USD"

@@ -1,0 +1,146 @@
+"""The graph's nodes: each `async def verb(state, runtime) -> partial update`. Side effects on the
+platforms live only in `execute`; `approve` does nothing but interrupt (langgraph re-runs a node from its
+start on resume)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from langgraph.runtime import Runtime
+from langgraph.types import interrupt
+from pydantic import TypeAdapter
+
+from agents.actions import Action, BidChange, BudgetChange
+from agents.analyst import analyse as run_analyst
+from agents.perception import snapshot
+from graph.context import CycleContext
+from graph.state import CycleState, Decision, Decisions, PlanItem
+
+_ACTION = TypeAdapter(Action)
+
+
+def _actions(rows: list[dict[str, Any]]) -> list[Action]:
+    return [_ACTION.validate_python(r) for r in rows]
+
+
+async def perceive(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    snap = snapshot(ctx.engine, until=ctx.until, fx=ctx.fx, reporting_currency=ctx.reporting_currency)
+    return {"snapshot": snap.model_dump(mode="json")}
+
+
+async def analyse(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    result = run_analyst(ctx.engine, until=ctx.until, config=ctx.analyst)
+    return {"proposals": [a.model_dump(mode="json") for a in result.actions], "notes": result.notes}
+
+
+async def plan(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str, Any]:
+    """The guardrails over every proposal (and over edited values coming back from approval); the
+    proposals are written to the audit log before anyone is asked."""
+    ctx = runtime.context
+    items = ctx.guard(_actions(state.get("proposals", [])))
+    rows = [i.model_dump(mode="json") for i in items]
+    ctx.record("proposed", rows)
+    return {"plan": rows}
+
+
+def _waiting(state: CycleState) -> list[PlanItem]:
+    items = [PlanItem.model_validate(r) for r in state.get("plan", [])]
+    return [i for i in items if i.verdict != "refused" and not i.auto_approved]
+
+
+def route_after_plan(state: CycleState) -> Literal["approve", "execute"]:
+    return "approve" if _waiting(state) else "execute"
+
+
+def validate_decisions(answer: object, waiting: list[PlanItem]) -> list[Decision]:
+    """The answer as decisions, or a ValueError saying what is wrong with it (unknown ids, an id answered
+    twice, an edit of something that is not a budget or a bid)."""
+    decisions = Decisions.model_validate(
+        answer if isinstance(answer, dict) else {"decisions": answer}
+    ).decisions
+    known = {i.action.id: i for i in waiting}
+    seen: set[str] = set()
+    for d in decisions:
+        if d.id not in known:
+            raise ValueError(f"no proposal {d.id} is waiting for approval")
+        if d.id in seen:
+            raise ValueError(f"proposal {d.id} was answered twice")
+        if d.decision == "edit" and (
+            d.value is None or not isinstance(known[d.id].action, BudgetChange | BidChange)
+        ):
+            raise ValueError(f"proposal {d.id}: only budgets and bids can be edited, with a positive value")
+        seen.add(d.id)
+    return decisions
+
+
+async def approve(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str, Any]:
+    """Ask a person; nothing else. An unusable answer is not taken: the question is asked again, with
+    what was wrong (langgraph matches each interrupt of the node to its resume value in order)."""
+    waiting = _waiting(state)
+    question: dict[str, Any] = {
+        "question": "approve, reject or edit each proposed change",
+        "proposals": [i.model_dump(mode="json") for i in waiting],
+    }
+    while True:
+        answer = interrupt(question)
+        try:
+            decisions = validate_decisions(answer, waiting)
+        except ValueError as exc:
+            question = {**question, "error": str(exc).splitlines()[0]}
+            continue
+        return {"decisions": [d.model_dump(mode="json") for d in decisions]}
+
+
+def _edited(item: PlanItem, d: Decision) -> Action:
+    action = item.action
+    assert isinstance(action, BudgetChange | BidChange) and d.value is not None  # validate_decisions checked
+    micros = round(d.value * 1_000_000)
+    fields = action.model_dump() | {
+        "after_micros": micros,
+        "id": "",
+        "reason": f"{action.reason} (edited by {d.by})",
+    }
+    return type(action).model_validate(fields)
+
+
+async def execute(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str, Any]:
+    """Apply what was approved (by a person, or by the explicit auto-approval policy); an edited value is
+    checked by the guardrails again before it runs."""
+    ctx = runtime.context
+    items = {i.action.id: i for i in (PlanItem.model_validate(r) for r in state.get("plan", []))}
+    decisions = [Decision.model_validate(d) for d in state.get("decisions", [])]
+    ctx.record("decided", [d.model_dump(mode="json") for d in decisions])
+    approved: list[Action] = [i.action for i in items.values() if i.auto_approved and i.verdict != "refused"]
+    edits: list[Action] = []
+    for d in decisions:
+        if d.decision == "approve":
+            approved.append(items[d.id].action)
+        elif d.decision == "edit":
+            edits.append(_edited(items[d.id], d))
+    refused: list[dict[str, Any]] = []
+    if edits:
+        for item in ctx.guard(edits):
+            if item.verdict == "refused":
+                refused.append({"id": item.action.id, "status": "refused", "reasons": item.reasons})
+            else:
+                approved.append(item.action)
+    results = await ctx.execute(approved) if approved else []
+    return {"results": results + refused}
+
+
+async def report(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str, Any]:
+    plan_items = [PlanItem.model_validate(r) for r in state.get("plan", [])]
+    decisions = [Decision.model_validate(d) for d in state.get("decisions", [])]
+    results = state.get("results", [])
+    done = [r for r in results if r.get("status") == "executed"]
+    refused = sum(i.verdict == "refused" for i in plan_items)
+    by_policy = sum(i.auto_approved for i in plan_items)
+    counts = {k: sum(d.decision == k for d in decisions) for k in ("approve", "reject", "edit")}
+    lines = [
+        f"{len(plan_items)} proposal(s): {refused} refused by the guardrails, {by_policy} approved by policy",
+        f"{counts['approve']} approved, {counts['reject']} rejected, {counts['edit']} edited by a person",
+        f"{len(done)} applied on the platforms, {len(results) - len(done)} not applied",
+    ]
+    return {"summary": "\n".join(lines)}

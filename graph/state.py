@@ -1,0 +1,45 @@
+"""The graph's state: JSON-only (it is checkpointed), narrow, one field per stage's output."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypedDict
+
+from pydantic import BaseModel, Field
+
+from agents.actions import Action
+
+
+class PlanItem(BaseModel):
+    """A proposal after the guardrails: what may run, what was clamped or refused, and why."""
+
+    action: Action
+    verdict: Literal["allowed", "clamped", "refused"]
+    reasons: list[str] = Field(default_factory=list)
+    auto_approved: bool = False
+
+
+class Decision(BaseModel):
+    """A person's answer to one proposal (the resume value of the approval interrupt)."""
+
+    id: str
+    decision: Literal["approve", "reject", "edit"]
+    value: float | None = Field(
+        default=None, gt=0, description="for edit: the new budget or bid, major units"
+    )
+    by: str = "cli"
+    note: str | None = None
+
+
+class Decisions(BaseModel):
+    decisions: list[Decision]
+
+
+class CycleState(TypedDict, total=False):
+    request: str | None
+    snapshot: dict[str, Any]
+    proposals: list[dict[str, Any]]  # Action JSON
+    notes: list[str]
+    plan: list[dict[str, Any]]  # PlanItem JSON
+    decisions: list[dict[str, Any]]  # Decision JSON
+    results: list[dict[str, Any]]
+    summary: str

@@ -1,0 +1,194 @@
+"""The cycle graph on a warehouse synced from the sandbox: it stops at the approval interrupt with the
+analyst's proposals, survives a restart through its SQLite checkpoint, and executes only what a person
+approved (an edit goes through the guardrails again)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.types import Command
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from agents.actions import Action, BudgetChange
+from agents.analyst import AnalystConfig
+from app.cli import app
+from graph.build import build
+from graph.context import CycleContext
+from graph.state import PlanItem
+from sandbox.market.market import Market
+
+UNTIL = dt.date(2026, 11, 24)
+
+
+class Fakes:
+    def __init__(self, *, refuse_over: int | None = None) -> None:
+        self.executed: list[Action] = []
+        self.records: list[tuple[str, int]] = []
+        self.refuse_over = refuse_over
+
+    def guard(self, actions: Sequence[Action]) -> list[PlanItem]:
+        out = []
+        for a in actions:
+            too_big = (
+                isinstance(a, BudgetChange)
+                and self.refuse_over is not None
+                and a.after_micros > self.refuse_over
+            )
+            out.append(
+                PlanItem(
+                    action=a,
+                    verdict="refused" if too_big else "allowed",
+                    reasons=["over the cap"] if too_big else [],
+                )
+            )
+        return out
+
+    async def execute(self, actions: Sequence[Action]) -> list[dict[str, Any]]:
+        self.executed.extend(actions)
+        return [{"id": a.id, "status": "executed"} for a in actions]
+
+    def record(self, kind: str, rows: Sequence[dict[str, Any]]) -> None:
+        self.records.append((kind, len(rows)))
+
+    def context(self, engine: Engine) -> CycleContext:
+        return CycleContext(
+            engine=engine,
+            until=UNTIL,
+            guard=self.guard,
+            execute=self.execute,
+            record=self.record,
+            analyst=AnalystConfig(days=14),
+        )
+
+
+@pytest.fixture
+def synced(configured: Market, engine: Engine) -> Engine:
+    assert CliRunner().invoke(app, ["sync", "--days", "14"]).exit_code == 0
+    return engine
+
+
+async def _start(path: Path, ctx: CycleContext, thread: str) -> dict[str, Any]:
+    async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
+        graph = build(saver)
+        return await graph.ainvoke({"request": None}, {"configurable": {"thread_id": thread}}, context=ctx)
+
+
+async def _resume(
+    path: Path, ctx: CycleContext, thread: str, decisions: list[dict[str, Any]]
+) -> dict[str, Any]:
+    async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
+        graph = build(saver)  # a new graph and connection: as another process would
+        return await graph.ainvoke(
+            Command(resume={"decisions": decisions}), {"configurable": {"thread_id": thread}}, context=ctx
+        )
+
+
+def test_the_cycle_waits_for_a_person_and_applies_only_what_was_approved(
+    synced: Engine, tmp_path: Path
+) -> None:
+    fakes = Fakes()
+    ctx = fakes.context(synced)
+    first = asyncio.run(_start(tmp_path / "ckpt.db", ctx, "t1"))
+    (question,) = first["__interrupt__"]
+    waiting = question.value["proposals"]
+    assert waiting and fakes.executed == [] and ("proposed", len(waiting)) in fakes.records
+    budget = next(p for p in waiting if p["action"]["kind"] == "budget_change")
+    others = [p for p in waiting if p is not budget]
+    decisions = [{"id": budget["action"]["id"], "decision": "approve", "by": "ana"}] + [
+        {"id": p["action"]["id"], "decision": "reject"} for p in others
+    ]
+    done = asyncio.run(_resume(tmp_path / "ckpt.db", ctx, "t1", decisions))
+    assert [a.id for a in fakes.executed] == [budget["action"]["id"]]
+    assert "1 approved" in done["summary"] and "1 applied" in done["summary"]
+
+
+def test_an_edit_is_checked_by_the_guardrails_again(synced: Engine, tmp_path: Path) -> None:
+    fakes = Fakes(refuse_over=500_000_000)
+    ctx = fakes.context(synced)
+    first = asyncio.run(_start(tmp_path / "ckpt.db", ctx, "t2"))
+    budget = next(
+        p for p in first["__interrupt__"][0].value["proposals"] if p["action"]["kind"] == "budget_change"
+    )
+    done = asyncio.run(
+        _resume(
+            tmp_path / "ckpt.db",
+            ctx,
+            "t2",
+            [{"id": budget["action"]["id"], "decision": "edit", "value": 1000}],
+        )
+    )
+    assert fakes.executed == []  # 1,000 a day is over the guardrail: refused, not applied
+    assert done["results"][0]["status"] == "refused"
+    fine = asyncio.run(_start(tmp_path / "ckpt2.db", ctx, "t3"))
+    budget = next(
+        p for p in fine["__interrupt__"][0].value["proposals"] if p["action"]["kind"] == "budget_change"
+    )
+    asyncio.run(
+        _resume(
+            tmp_path / "ckpt2.db",
+            ctx,
+            "t3",
+            [{"id": budget["action"]["id"], "decision": "edit", "value": 31.5}],
+        )
+    )
+    (edited,) = fakes.executed
+    assert (
+        isinstance(edited, BudgetChange)
+        and edited.after_micros == 31_500_000
+        and "edited by cli" in edited.reason
+    )
+
+
+def test_unknown_or_doubled_answers_are_refused_and_the_thread_still_waits(
+    synced: Engine, tmp_path: Path
+) -> None:
+    fakes = Fakes()
+    ctx = fakes.context(synced)
+    first = asyncio.run(_start(tmp_path / "ckpt.db", ctx, "t4"))
+    some = first["__interrupt__"][0].value["proposals"][0]["action"]["id"]
+    unknown = asyncio.run(_resume(tmp_path / "ckpt.db", ctx, "t4", [{"id": "nope", "decision": "approve"}]))
+    assert unknown["__interrupt__"][0].value["error"] == "no proposal nope is waiting for approval"
+    twice = [{"id": some, "decision": "approve"}, {"id": some, "decision": "reject"}]
+    doubled = asyncio.run(_resume(tmp_path / "ckpt.db", ctx, "t4", twice))
+    assert doubled["__interrupt__"][0].value["error"] == f"proposal {some} was answered twice"
+    assert fakes.executed == []
+    asyncio.run(_resume(tmp_path / "ckpt.db", ctx, "t4", [{"id": some, "decision": "approve"}]))
+    assert [a.id for a in fakes.executed] == [some]
+
+
+def test_the_wiring_reads_as_the_diagram() -> None:
+    mermaid = build().get_graph().draw_mermaid()
+    for edge in (
+        "__start__ --> perceive",
+        "perceive --> analyse",
+        "analyse --> plan",
+        "approve --> execute",
+        "execute --> report",
+        "report --> __end__",
+    ):
+        assert edge in mermaid
+    assert "plan -.-> approve" in mermaid and "plan -.-> execute" in mermaid
+
+
+def test_langgraph_json_names_a_factory_that_builds_the_graph() -> None:
+    import importlib
+    import json
+
+    spec = json.loads(Path("langgraph.json").read_text())["graphs"]["adcluster_cycle"]
+    path, name = spec.split(":")
+    module = importlib.import_module(path.removeprefix("./").removesuffix(".py").replace("/", "."))
+    assert set(getattr(module, name)().get_graph().nodes) >= {
+        "perceive",
+        "analyse",
+        "plan",
+        "approve",
+        "execute",
+        "report",
+    }
