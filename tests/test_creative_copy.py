@@ -108,3 +108,15 @@ def test_copy_that_talks_about_itself_repeats_or_shouts_is_unusable() -> None:
     ) == ["repeats itself"]
     assert check_quality("VITAMULES: YOUR ROADMADE!", "Fresh mornings") == ["the headline shouts in capitals"]
     assert check_quality("Brighter mornings", "Vitamin C serum for a fresh, even glow.") == []
+
+
+def test_echoed_instructions_first_person_and_doubled_copy_are_unusable() -> None:
+    from tools.creative.copy_rules import check_quality
+
+    assert check_quality("at most 40 characters. Should add", "https:") == ["echoes the instructions"]
+    assert check_quality("Team player", "I am a dedicated and friendly team leader") == [
+        "speaks as a person, not as the brand"
+    ]
+    assert check_quality("Noise-cancelling headphones", "Noise-cancelling headphones") == [
+        "the headline repeats the text"
+    ]

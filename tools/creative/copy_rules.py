@@ -112,6 +112,10 @@ def repair_copy(platform: Platform, field: Field, text: str) -> str:
     return " ".join(words).rstrip(" ,;:-–—")
 
 
+_ECHO = re.compile(
+    r"\b(?:at most \d+|\d+ characters|no more than \d+|rule:|should add|premise:)|https?:\s*$", re.IGNORECASE
+)
+_FIRST_PERSON = re.compile(r"^\s*i (?:am|have|was|will)\b", re.IGNORECASE)
 _META_TALK = re.compile(
     r"\b(?:headline|primary text|ad copy|this ad|the ad is|call to action|cta)\b", re.IGNORECASE
 )
@@ -124,6 +128,12 @@ def check_quality(headline: str, text: str) -> list[str]:
     both = f"{headline} {text}"
     if _META_TALK.search(both):
         problems.append(f"talks about the ad, not the product ({_META_TALK.search(both).group(0)!r})")  # type: ignore[union-attr]
+    if _ECHO.search(both):
+        problems.append("echoes the instructions")
+    if _FIRST_PERSON.search(text) or _FIRST_PERSON.search(headline):
+        problems.append("speaks as a person, not as the brand")
+    if re.sub(r"\W+", " ", headline).strip().lower() == re.sub(r"\W+", " ", text).strip().lower():
+        problems.append("the headline repeats the text")
     words = re.findall(r"\w+", both.lower())
     grams = [" ".join(words[i : i + 3]) for i in range(len(words) - 2)]
     if grams and max(grams.count(g) for g in set(grams)) >= 3:
