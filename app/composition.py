@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 import httpx
 from sqlalchemy import Engine
 
+from agents.approval_policy import ApprovalPolicy
+from agents.guardrails import Guardrails
 from app.settings import Settings, SettingsError
 from storage.assets import AssetStore
 from storage.db import make_engine, migrate
@@ -169,3 +171,29 @@ def today_for(sandbox: dict[str, Any] | None):  # type: ignore[no-untyped-def]
         return dt.datetime.now(ZoneInfo(account.timezone)).date()
 
     return local_today
+
+
+def guardrails_and_policy(settings: Settings) -> tuple[Guardrails, ApprovalPolicy]:
+    """The guardrails `plan` and `execute` apply, and the approval policy, from the ADCLUSTER_GUARDRAIL_*,
+    ADCLUSTER_ALLOWED_ACCOUNTS, ADCLUSTER_DRY_RUN, ADCLUSTER_AUTO_APPROVE and ADCLUSTER_PROPOSAL_TTL_HOURS
+    settings."""
+    try:
+        guardrails = Guardrails(
+            max_change=settings.guardrail_max_change,
+            min_budget=settings.guardrail_min_budget,
+            max_budget=settings.guardrail_max_budget,
+            min_interval=dt.timedelta(hours=settings.guardrail_min_interval_hours),
+            account_daily_caps=settings.guardrail_account_daily_caps,
+            allowed_accounts=frozenset(settings.allowed_accounts),
+            dry_run=settings.dry_run,
+        )
+    except ValueError as exc:
+        raise SettingsError(f"the ADCLUSTER_GUARDRAIL_* settings are invalid: {exc}") from None
+    try:
+        policy = ApprovalPolicy(
+            **settings.auto_approve,  # type: ignore[arg-type]
+            proposal_ttl=dt.timedelta(hours=settings.proposal_ttl_hours),
+        )
+    except ValueError as exc:
+        raise SettingsError(f"ADCLUSTER_AUTO_APPROVE is invalid: {exc}") from None
+    return guardrails, policy

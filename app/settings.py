@@ -7,16 +7,19 @@ Lists and maps are JSON (`ADCLUSTER_META_ACCOUNT_IDS='["act_1","act_2"]'`,
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, HttpUrl, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from tools.ingest.goals import GoalSpec as Goal
+from tools.platforms.money import EXPONENTS
 
 PLATFORMS = ("meta", "x", "tiktok")
+AUTO_APPROVE_KEYS = {"pause", "budget_cut_max_share"}
 PLACEHOLDERS = {"changeme", "change-me", "xxx", "todo", "secret", "your-token-here"}
 
 
@@ -99,10 +102,93 @@ class Settings(BaseSettings):
     embedding_model: str = Field(default="text-embedding-3-small", description="model name at that endpoint")
     embedding_api_key: str | None = Field(default=None, description="the embedding endpoint's key")
 
+    guardrail_max_change: Decimal = Field(
+        default=Decimal("0.3"), gt=0, le=5, description="largest budget or bid change per action, as a share"
+    )
+    guardrail_min_budget: Annotated[dict[str, Decimal], NoDecode] = Field(
+        default_factory=dict,
+        description="per-entity minimum daily budget in major units: one number, or per currency "
+        '(`{"USD": 5, "JPY": 500, "*": 5}`)',
+    )
+    guardrail_max_budget: Annotated[dict[str, Decimal], NoDecode] = Field(
+        default_factory=dict, description="per-entity maximum daily budget, as the minimum"
+    )
+    guardrail_min_interval_hours: float = Field(
+        default=24,
+        ge=0,
+        le=24 * 90,
+        description="between two changes to one entity (learning phase); 0: none",
+    )
+    guardrail_account_daily_caps: dict[str, Decimal] = Field(
+        default_factory=dict,
+        description="per account id (or platform:account_id), the most its daily budgets may add up to, in "
+        "major units of the account currency",
+    )
+    allowed_accounts: list[str] = Field(
+        default_factory=list, description="accounts the agents may change (id or platform:id); empty: all"
+    )
+    dry_run: bool = Field(default=False, description="check and show every action, execute none")
+    auto_approve: dict[str, bool | Decimal] = Field(
+        default_factory=dict,
+        description='actions approved without a person: {"pause": true, "budget_cut_max_share": 0.2}; '
+        "empty: none (spend increases never are)",
+    )
+    proposal_ttl_hours: float = Field(
+        default=24, gt=0, le=24 * 30, description="undecided proposals expire after this long"
+    )
+
     @field_validator("llm_base_url", "llm_api_key", "llm_model", "embedding_base_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("guardrail_min_budget", "guardrail_max_budget", mode="before")
+    @classmethod
+    def _one_amount_for_every_currency(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise ValueError(
+                    f"{value!r} is neither an amount nor a JSON map of currency to amount"
+                ) from None
+        if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+            return {"*": Decimal(str(value))}
+        return value
+
+    @field_validator("guardrail_min_budget", "guardrail_max_budget")
+    @classmethod
+    def _known_currency_amounts(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        out = {}
+        for code, amount in value.items():
+            key = code.upper()
+            if key != "*" and key not in EXPONENTS:
+                raise ValueError(f"unknown currency {code!r}: use an ISO 4217 code, or * for any currency")
+            if amount <= 0:
+                raise ValueError(f"{code}: {amount} is not a positive amount")
+            out[key] = amount
+        return out
+
+    @field_validator("guardrail_account_daily_caps")
+    @classmethod
+    def _positive_caps(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        bad = {account: str(cap) for account, cap in value.items() if cap <= 0}
+        if bad:
+            raise ValueError(f"account caps must be positive amounts: {bad}")
+        return value
+
+    @field_validator("auto_approve")
+    @classmethod
+    def _known_policy(cls, value: dict[str, bool | Decimal]) -> dict[str, bool | Decimal]:
+        unknown = sorted(set(value) - AUTO_APPROVE_KEYS)
+        if unknown:
+            raise ValueError(f"unknown key(s) {unknown}; the policy takes {sorted(AUTO_APPROVE_KEYS)}")
+        if "pause" in value and not isinstance(value["pause"], bool):
+            raise ValueError("pause must be true or false")
+        share = value.get("budget_cut_max_share", Decimal(0))
+        if isinstance(share, bool) or not Decimal(0) <= Decimal(share) < 1:
+            raise ValueError("budget_cut_max_share must be a share from 0 (none) up to, not including, 1")
+        return value
 
     @field_validator("platforms")
     @classmethod
@@ -148,6 +234,18 @@ class Settings(BaseSettings):
                 value = getattr(self, name)
                 if value and value.strip().lower() in PLACEHOLDERS:
                     raise ValueError(f"ADCLUSTER_{name.upper()} is a placeholder; set the real secret")
+        return self
+
+    @model_validator(mode="after")
+    def _guardrail_bounds(self) -> Settings:
+        for code in sorted(set(self.guardrail_min_budget) | set(self.guardrail_max_budget)):
+            lo = self.guardrail_min_budget.get(code, self.guardrail_min_budget.get("*"))
+            hi = self.guardrail_max_budget.get(code, self.guardrail_max_budget.get("*"))
+            if lo is not None and hi is not None and lo > hi:
+                raise ValueError(
+                    f"ADCLUSTER_GUARDRAIL_MIN_BUDGET ({lo} for {code}) is above "
+                    f"ADCLUSTER_GUARDRAIL_MAX_BUDGET ({hi} for {code})"
+                )
         return self
 
     def check_platforms(self) -> None:

@@ -1,0 +1,595 @@
+"""Guardrails: the limits every proposed action meets before a person sees it (`plan`) and again, in
+code, before it reaches a platform (`execute`), whatever the LLM or a person asked for.
+
+Decisions, said once:
+- `Guardrails.check(action, context)` is pure: the config, the action and a `GuardContext` read by the
+  caller (each entity's current budget, bid, status, platform minimum and last change from the audit
+  log; each account's total of daily budgets; `now`). An entity missing from the context is refused,
+  never guessed.
+- A budget or bid of zero or less is refused whatever else holds. Amounts are integer micros in whole
+  minor units of the currency (a cent, a yen); limits in major units are rounded inward (a minimum up,
+  a maximum down) to whole minor units.
+- A budget stays within [lo, hi]: lo the largest of one minor unit, the platform's minimum and your
+  minimum for the currency, hi your maximum. It moves at most `max_change` of the current value per
+  action, and a raise keeps the account's daily budgets within the account's cap. An amount outside a
+  limit is clamped to it (said, with the limit); a clamp that leaves no change, turns a cut into a raise
+  or cannot meet every limit at once refuses the action instead. Bids: positive, the same step limit.
+- Changes to one entity are at least `min_interval` apart (ad sets stay out of the platforms' learning
+  phase): too soon is refused with the time it may change next. Status changes and new ads pass the
+  money checks but not the allow-list, the interval or dry run.
+- A context that looks stale is refused: an action proposed from another value than the entity has now,
+  a last change after `now`, an account total below the entity's own budget.
+- A clamped action is a new action (`with_value`): its id derives from the new value, and the expected
+  effect estimated for the old value is dropped.
+- Dry run checks everything as usual and marks every verdict as not executable.
+- `check_all` checks a batch in order: the account cap counts the sum of the raises allowed before (cuts
+  free no room: a person may reject them), and a second change of the same kind to one entity, or an
+  action repeated, is refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Any, Literal, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from agents.actions import Action, BidChange, BudgetChange, CreateAd, EntityRef, Status, StatusChange
+from tools.platforms.money import EXPONENTS, MoneyError, exponent, micros_to_decimal
+
+MICROS = 10**6
+ANY_CURRENCY = "*"
+
+Rule = Literal[
+    "allow_list",
+    "context",
+    "stale",
+    "currency",
+    "non_positive",
+    "minor_units",
+    "interval",
+    "platform_min",
+    "min_budget",
+    "max_budget",
+    "max_change",
+    "account_cap",
+    "no_change",
+    "direction",
+    "batch",
+    "dry_run",
+]
+Effect = Literal["refuse", "clamp", "note"]
+Outcome = Literal["allowed", "clamped", "refused"]
+MoneyAction = TypeVar("MoneyAction", BudgetChange, BidChange)
+
+
+def account_key(entity: EntityRef) -> str:
+    """How a `GuardContext` names an account: `platform|account_id`."""
+    return f"{entity.platform}|{entity.account_id}"
+
+
+def money(micros: int, currency: str) -> str:
+    try:
+        return f"{micros_to_decimal(micros, currency)} {currency}"
+    except MoneyError:
+        return f"{Decimal(micros) / MICROS} {currency}"
+
+
+def with_value(action: MoneyAction, after_micros: int, **changes: Any) -> MoneyAction:
+    """The same budget or bid change to another amount: a new action with its own stable id (the
+    expected effect, estimated for the old amount, is dropped)."""
+    data = action.model_dump()
+    data.update(after_micros=after_micros, id="", expected=None, **changes)
+    return type(action).model_validate(data)
+
+
+class Reason(BaseModel):
+    rule: Rule
+    effect: Effect = Field(description="refuse: the action cannot go on; clamp: its amount changed; note")
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class Verdict(BaseModel):
+    """What the guardrails made of one action. `action` is the one to go on with: the same (allowed),
+    a new one with the clamped amount (clamped), or None (refused)."""
+
+    proposed_id: str
+    outcome: Outcome
+    action: Action | None = None
+    reasons: list[Reason] = Field(default_factory=list)
+    executable: bool = Field(description="False when refused or in dry run")
+
+    @property
+    def messages(self) -> list[str]:
+        return [r.message for r in self.reasons]
+
+    def summary(self) -> str:
+        head = {"allowed": "allowed", "clamped": "clamped", "refused": "refused"}[self.outcome]
+        return head + (": " + "; ".join(self.messages) if self.reasons else "")
+
+
+class EntityState(BaseModel):
+    """One entity as it is now: read from the warehouse (values) and the audit log (last change)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    daily_budget_micros: int | None = Field(default=None, description="None: no daily budget of its own")
+    platform_min_budget_micros: int | None = Field(
+        default=None, ge=0, description="the platform's minimum daily budget; None: unknown"
+    )
+    bid_micros: int | None = Field(default=None, description="None: the platform bids automatically")
+    status: Status | None = None
+    last_changed_at: AwareDatetime | None = Field(
+        default=None, description="last executed change; None: never"
+    )
+
+
+class AccountState(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    currency: str = Field(min_length=3, max_length=3)
+    daily_budget_total_micros: int = Field(ge=0, description="the account's daily budgets added up, now")
+
+
+class GuardContext(BaseModel):
+    """What the checks read: entities by `EntityRef.key`, accounts by `account_key`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    now: AwareDatetime
+    entities: dict[str, EntityState] = Field(default_factory=dict)
+    accounts: dict[str, AccountState] = Field(default_factory=dict)
+
+    def entity(self, ref: EntityRef) -> EntityState | None:
+        return self.entities.get(ref.key)
+
+    def account(self, ref: EntityRef) -> AccountState | None:
+        return self.accounts.get(account_key(ref))
+
+
+class _Reasons(list[Reason]):
+    def refuse(self, rule: Rule, message: str) -> None:
+        self.append(Reason(rule=rule, effect="refuse", message=message))
+
+    def clamp(self, rule: Rule, message: str) -> None:
+        self.append(Reason(rule=rule, effect="clamp", message=message))
+
+    def note(self, rule: Rule, message: str) -> None:
+        self.append(Reason(rule=rule, effect="note", message=message))
+
+    @property
+    def refused(self) -> bool:
+        return any(r.effect == "refuse" for r in self)
+
+
+def _label(ref: EntityRef) -> str:
+    name = f" {ref.name!r}" if ref.name else ""
+    return f"{ref.platform} {ref.level}{name} ({ref.platform_id})"
+
+
+def _share_text(share: Decimal) -> str:
+    return f"{float(share * 100):g}%"
+
+
+def _step(currency: str) -> int:
+    return 10 ** (6 - exponent(currency))
+
+
+def _round(micros: Decimal, step: int, rounding: str) -> int:
+    return int((micros / step).to_integral_value(rounding)) * step
+
+
+def _per_currency(value: object) -> object:
+    if value is None:
+        return {}
+    if isinstance(value, int | float | str | Decimal):
+        return {ANY_CURRENCY: Decimal(str(value))}
+    return value
+
+
+class Guardrails(BaseModel):
+    """The limits, from settings (`app.composition.guardrails_and_policy`). Money in major units of the
+    entity's currency: per currency (`{"USD": 5, "JPY": 500}`), `"*"` for any other, or one number for
+    all. Accounts (caps, allow-list) as `account_id` or `platform:account_id`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_change: Decimal = Field(
+        default=Decimal("0.3"),
+        gt=0,
+        le=5,
+        description="largest change per action, as a share of the current value",
+    )
+    min_budget: dict[str, Decimal] = Field(
+        default_factory=dict, description="per-entity minimum daily budget"
+    )
+    max_budget: dict[str, Decimal] = Field(
+        default_factory=dict, description="per-entity maximum daily budget"
+    )
+    min_interval: dt.timedelta = Field(
+        default=dt.timedelta(hours=24), description="between two changes to one entity; 0: no limit"
+    )
+    account_daily_caps: dict[str, Decimal] = Field(
+        default_factory=dict, description="the most an account's daily budgets may add up to"
+    )
+    allowed_accounts: frozenset[str] = Field(default_factory=frozenset, description="empty: every account")
+    dry_run: bool = False
+
+    @field_validator("min_budget", "max_budget", mode="before")
+    @classmethod
+    def _one_number_for_all(cls, value: object) -> object:
+        return _per_currency(value)
+
+    @field_validator("min_budget", "max_budget")
+    @classmethod
+    def _known_currencies(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        out = {}
+        for code, amount in value.items():
+            key = code.upper()
+            if key != ANY_CURRENCY and key not in EXPONENTS:
+                raise ValueError(f"unknown currency {code!r}: use an ISO 4217 code or {ANY_CURRENCY!r}")
+            if amount <= 0:
+                raise ValueError(f"{code}: {amount} is not a positive amount")
+            out[key] = amount
+        return out
+
+    @field_validator("account_daily_caps")
+    @classmethod
+    def _positive_caps(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        bad = {k: str(v) for k, v in value.items() if v <= 0}
+        if bad:
+            raise ValueError(f"account caps must be positive: {bad}")
+        return value
+
+    @field_validator("min_interval")
+    @classmethod
+    def _not_negative(cls, value: dt.timedelta) -> dt.timedelta:
+        if value < dt.timedelta(0):
+            raise ValueError("the minimum interval cannot be negative")
+        return value
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> Guardrails:
+        for code in sorted(set(self.min_budget) | set(self.max_budget)):
+            lo, hi = self._limit(self.min_budget, code), self._limit(self.max_budget, code)
+            if lo is not None and hi is not None and lo > hi:
+                raise ValueError(f"the minimum budget {lo} {code} is above the maximum {hi} {code}")
+        return self
+
+    @staticmethod
+    def _limit(limits: Mapping[str, Decimal], currency: str) -> Decimal | None:
+        return limits.get(currency, limits.get(ANY_CURRENCY))
+
+    def min_budget_micros(self, currency: str) -> int | None:
+        amount = self._limit(self.min_budget, currency)
+        return None if amount is None else _round(amount * MICROS, _step(currency), ROUND_CEILING)
+
+    def max_budget_micros(self, currency: str) -> int | None:
+        amount = self._limit(self.max_budget, currency)
+        return None if amount is None else _round(amount * MICROS, _step(currency), ROUND_FLOOR)
+
+    def daily_cap_micros(self, entity: EntityRef, currency: str) -> int | None:
+        cap = self.account_daily_caps.get(f"{entity.platform}:{entity.account_id}")
+        if cap is None:
+            cap = self.account_daily_caps.get(entity.account_id)
+        return None if cap is None else _round(cap * MICROS, _step(currency), ROUND_FLOOR)
+
+    def allows_account(self, entity: EntityRef) -> bool:
+        allowed = self.allowed_accounts
+        return (
+            not allowed or entity.account_id in allowed or f"{entity.platform}:{entity.account_id}" in allowed
+        )
+
+    # --- checks ---------------------------------------------------------------------------------------
+
+    def check(self, action: Action, context: GuardContext) -> Verdict:
+        """Every rule on one action, every reason said."""
+        return self._check(action, context, raised_before=0, prior=())
+
+    def check_all(self, actions: Sequence[Action], context: GuardContext) -> list[Verdict]:
+        """Each action in order, as one batch: the account caps count the raises allowed before."""
+        raised: dict[str, int] = {}
+        seen: set[str] = set()
+        changed: dict[tuple[str, str], str] = {}
+        verdicts = []
+        for action in actions:
+            prior = _Reasons()
+            if action.id in seen:
+                prior.refuse("batch", f"action {action.id} appears earlier in this batch")
+            elif (action.entity.key, action.kind) in changed and not isinstance(action, CreateAd):
+                first = changed[(action.entity.key, action.kind)]
+                prior.refuse(
+                    "batch",
+                    f"action {first} earlier in this batch already makes a {action.kind.replace('_', ' ')} "
+                    f"to {_label(action.entity)}",
+                )
+            seen.add(action.id)
+            key = account_key(action.entity)
+            verdict = self._check(action, context, raised_before=raised.get(key, 0), prior=prior)
+            verdicts.append(verdict)
+            if verdict.outcome == "refused":
+                continue
+            changed.setdefault((action.entity.key, action.kind), action.id)
+            new = verdict.action
+            if isinstance(new, BudgetChange) and new.after_micros > new.before_micros:
+                raised[key] = raised.get(key, 0) + new.after_micros - new.before_micros
+        return verdicts
+
+    def _check(
+        self, action: Action, ctx: GuardContext, *, raised_before: int, prior: Sequence[Reason]
+    ) -> Verdict:
+        reasons = _Reasons(prior)
+        ref = action.entity
+        if not self.allows_account(ref):
+            reasons.refuse(
+                "allow_list", f"account {ref.platform}:{ref.account_id} is not among the allowed accounts"
+            )
+        state = ctx.entity(ref)
+        if state is None:
+            reasons.refuse(
+                "context", f"the guard context has no state for {_label(ref)}: read it before checking"
+            )
+        else:
+            self._interval(ref, state, ctx.now, reasons)
+        new_value: int | None = None
+        if isinstance(action, BudgetChange):
+            new_value = self._budget(action, state, ctx.account(ref), raised_before, reasons)
+        elif isinstance(action, BidChange):
+            new_value = self._bid(action, state, ctx.account(ref), reasons)
+        elif isinstance(action, StatusChange):
+            self._status(action, state, reasons)
+
+        if reasons.refused:
+            outcome: Outcome = "refused"
+            result: Action | None = None
+        elif (
+            new_value is not None
+            and isinstance(action, BudgetChange | BidChange)
+            and (new_value != action.after_micros)
+        ):
+            outcome, result = "clamped", with_value(action, new_value)
+        else:
+            outcome, result = "allowed", action
+        if self.dry_run:
+            reasons.note("dry_run", "dry run: checked and shown, never executed")
+        return Verdict(
+            proposed_id=action.id,
+            outcome=outcome,
+            action=result,
+            reasons=list(reasons),
+            executable=outcome != "refused" and not self.dry_run,
+        )
+
+    def _interval(self, ref: EntityRef, state: EntityState, now: dt.datetime, reasons: _Reasons) -> None:
+        last = state.last_changed_at
+        if last is None:
+            return
+        if last > now:
+            reasons.refuse(
+                "stale",
+                f"{_label(ref)} last changed at {last.isoformat()}, after now ({now.isoformat()}): "
+                "the context looks stale or the clocks disagree",
+            )
+            return
+        if not self.min_interval:
+            return
+        nxt = last + self.min_interval
+        if now < nxt:
+            hours = f"{self.min_interval.total_seconds() / 3600:g}"
+            wait = f"{(nxt - now).total_seconds() / 3600:.1f}"
+            reasons.refuse(
+                "interval",
+                f"{_label(ref)} changed at {last.isoformat()}; changes to one entity are at least {hours} h "
+                f"apart (learning phase): it may change again from {nxt.isoformat()} (in {wait} h)",
+            )
+
+    @staticmethod
+    def _status(action: StatusChange, state: EntityState | None, reasons: _Reasons) -> None:
+        if action.before == action.after:
+            reasons.refuse("no_change", f"the status stays {action.after}: nothing to do")
+        elif state is not None and state.status is not None and state.status != action.before:
+            reasons.refuse(
+                "stale",
+                f"proposed from status {action.before}, but {_label(action.entity)} is {state.status} now",
+            )
+
+    @staticmethod
+    def _money_basics(
+        action: BudgetChange | BidChange, account: AccountState | None, what: str, reasons: _Reasons
+    ) -> int | None:
+        """The currency's minor unit in micros (None: an unknown currency), after the checks every amount
+        meets."""
+        cur = action.currency
+        try:
+            step = _step(cur)
+        except MoneyError as exc:
+            reasons.refuse("currency", str(exc))
+            return None
+        if action.after_micros <= 0:
+            reasons.refuse(
+                "non_positive",
+                f"a {what} of {money(action.after_micros, cur)} is refused: it must be positive",
+            )
+        elif action.after_micros % step:
+            reasons.refuse(
+                "minor_units", f"{action.after_micros} micros is not a whole number of {cur} minor units"
+            )
+        if account is not None and account.currency != cur:
+            reasons.refuse(
+                "currency",
+                f"the action is in {cur}, but account {action.entity.account_id} is in {account.currency}",
+            )
+        return step
+
+    def _budget(
+        self,
+        action: BudgetChange,
+        state: EntityState | None,
+        account: AccountState | None,
+        raised_before: int,
+        reasons: _Reasons,
+    ) -> int | None:
+        step = self._money_basics(action, account, "budget", reasons)
+        if step is None or state is None:
+            return None
+        cur, ref, target = action.currency, action.entity, action.after_micros
+        current = state.daily_budget_micros
+        if current is None:
+            reasons.refuse("context", f"{_label(ref)} has no daily budget of its own")
+            return None
+        if current != action.before_micros:
+            reasons.refuse(
+                "stale",
+                f"proposed from a budget of {money(action.before_micros, cur)}, but {_label(ref)} has "
+                f"{money(current, cur)} now: propose again from the current state",
+            )
+            return None
+        if target == current:
+            reasons.refuse("no_change", f"the budget stays {money(current, cur)}: nothing to do")
+            return None
+        if reasons.refused:
+            return None
+
+        floors: list[tuple[int, Rule, str]] = [(step, "non_positive", "one minor unit")]
+        if state.platform_min_budget_micros is None:
+            reasons.note(
+                "platform_min", f"the {ref.platform} minimum budget is unknown here; the platform checks it"
+            )
+        else:
+            pmin = _round(Decimal(state.platform_min_budget_micros), step, ROUND_CEILING)
+            floors.append((pmin, "platform_min", f"the {ref.platform} minimum"))
+        own_min = self.min_budget_micros(cur)
+        if own_min is not None:
+            floors.append((own_min, "min_budget", "the minimum budget"))
+        lo, lo_rule, lo_name = max(floors, key=lambda f: f[0])
+        hi = self.max_budget_micros(cur)
+        if hi is not None and hi < lo:
+            reasons.refuse(
+                "max_budget",
+                f"the maximum budget {money(hi, cur)} is below {lo_name} {money(lo, cur)}: no budget fits",
+            )
+            return None
+
+        new = target
+        if new < lo:
+            new = lo
+            reasons.clamp(lo_rule, f"{money(target, cur)} is below {lo_name} {money(lo, cur)}: raised to it")
+        if hi is not None and new > hi:
+            new = hi
+            reasons.clamp(
+                "max_budget", f"{money(target, cur)} is above the maximum budget: lowered to {money(hi, cur)}"
+            )
+        if new == current:
+            reasons.refuse(
+                "no_change", f"within the limits the budget stays {money(current, cur)}: nothing to do"
+            )
+            return None
+        if (new > current) != (target > current):
+            reasons.refuse(
+                "direction",
+                f"asked for {money(target, cur)} from {money(current, cur)}, but the limits would move "
+                f"it the other way, to {money(new, cur)}",
+            )
+            return None
+
+        new = self._step_limit(current, new, cur, step, "budget", reasons)
+        if new is None:
+            return None
+
+        cap = self.daily_cap_micros(ref, cur)
+        if cap is not None and new > current:
+            if account is None:
+                reasons.refuse(
+                    "context",
+                    f"the context has no total of account {ref.account_id}'s daily budgets: its cap of "
+                    f"{money(cap, cur)} cannot be checked",
+                )
+                return None
+            if account.daily_budget_total_micros < current:
+                reasons.refuse(
+                    "stale",
+                    f"account {ref.account_id}'s daily budgets add up to "
+                    f"{money(account.daily_budget_total_micros, cur)}, less than this one's "
+                    f"{money(current, cur)}: the context looks stale",
+                )
+                return None
+            total = account.daily_budget_total_micros + raised_before
+            room = _round(Decimal(cap - total), step, ROUND_FLOOR)
+            earlier = (
+                f" with {money(raised_before, cur)} raised earlier in this batch" if raised_before else ""
+            )
+            if room <= 0:
+                reasons.refuse(
+                    "account_cap",
+                    f"account {ref.account_id}'s daily budgets add up to {money(total, cur)}{earlier}, at or "
+                    f"above its cap of {money(cap, cur)}: no raise fits",
+                )
+                return None
+            if new - current > room:
+                new = current + room
+                reasons.clamp(
+                    "account_cap",
+                    f"account {ref.account_id}'s daily budgets add up to {money(total, cur)}{earlier}; "
+                    f"its cap of {money(cap, cur)} leaves room for {money(room, cur)}: raised to "
+                    f"{money(new, cur)}",
+                )
+
+        if new < lo or (hi is not None and new > hi):
+            reasons.refuse(
+                "max_change",
+                f"no budget meets every limit: {money(new, cur)} is outside "
+                f"[{money(lo, cur)}, {money(hi, cur) if hi is not None else 'no maximum'}]",
+            )
+            return None
+        return new
+
+    def _bid(
+        self, action: BidChange, state: EntityState | None, account: AccountState | None, reasons: _Reasons
+    ) -> int | None:
+        step = self._money_basics(action, account, "bid", reasons)
+        if step is None or state is None:
+            return None
+        cur, ref = action.currency, action.entity
+        if state.bid_micros != action.before_micros:
+            was = "automatic" if action.before_micros is None else money(action.before_micros, cur)
+            now = "automatic" if state.bid_micros is None else money(state.bid_micros, cur)
+            reasons.refuse("stale", f"proposed from a bid of {was}, but {_label(ref)} bids {now} now")
+            return None
+        if action.before_micros is None:
+            reasons.note(
+                "max_change", "no current bid (automatic bidding): the step limit has nothing to compare"
+            )
+            return action.after_micros
+        if action.after_micros == action.before_micros:
+            reasons.refuse("no_change", f"the bid stays {money(action.before_micros, cur)}: nothing to do")
+            return None
+        if reasons.refused:
+            return None
+        return self._step_limit(action.before_micros, action.after_micros, cur, step, "bid", reasons)
+
+    def _step_limit(
+        self, current: int, new: int, cur: str, step: int, what: str, reasons: _Reasons
+    ) -> int | None:
+        limit = _round(Decimal(current) * self.max_change, step, ROUND_FLOOR)
+        if abs(new - current) <= limit:
+            return new
+        if limit == 0:
+            reasons.refuse(
+                "max_change",
+                f"{_share_text(self.max_change)} of {money(current, cur)} is less than one minor unit: "
+                f"the {what} cannot change",
+            )
+            return None
+        bounded = current + limit if new > current else current - limit
+        reasons.clamp(
+            "max_change",
+            f"{money(current, cur)} to {money(new, cur)} is a change of "
+            f"{_share_text(Decimal(abs(new - current)) / current)}; at most "
+            f"{_share_text(self.max_change)} per action: clamped to {money(bounded, cur)}",
+        )
+        return bounded
