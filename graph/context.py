@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from agents.actions import Action
 from agents.analyst import AnalystConfig
-from graph.state import PlanItem
+from agents.planner import PlanItem
 
 Guard = Callable[[Sequence[Action]], list[PlanItem]]  # the guardrails (and the auto-approval policy)
 Executor = Callable[[Sequence[Action]], Awaitable[list[dict[str, Any]]]]  # applies approved actions

@@ -13,8 +13,9 @@ from pydantic import TypeAdapter
 from agents.actions import Action, BidChange, BudgetChange
 from agents.analyst import analyse as run_analyst
 from agents.perception import snapshot
+from agents.planner import PlanItem
 from graph.context import CycleContext
-from graph.state import CycleState, Decision, Decisions, PlanItem
+from graph.state import CycleState, Decision, Decisions
 
 _ACTION = TypeAdapter(Action)
 

@@ -6,17 +6,6 @@ from typing import Any, Literal, TypedDict
 
 from pydantic import BaseModel, Field
 
-from agents.actions import Action
-
-
-class PlanItem(BaseModel):
-    """A proposal after the guardrails: what may run, what was clamped or refused, and why."""
-
-    action: Action
-    verdict: Literal["allowed", "clamped", "refused"]
-    reasons: list[str] = Field(default_factory=list)
-    auto_approved: bool = False
-
 
 class Decision(BaseModel):
     """A person's answer to one proposal (the resume value of the approval interrupt)."""

@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 
 from agents.actions import Action, BudgetChange
 from agents.analyst import AnalystConfig
+from agents.planner import PlanItem
 from app.cli import app
 from graph.build import build
 from graph.context import CycleContext
-from graph.state import PlanItem
 from sandbox.market.market import Market
 
 UNTIL = dt.date(2026, 11, 24)
