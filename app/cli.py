@@ -7,6 +7,7 @@ import logging
 import typer
 
 from app import ingest_cli
+from app.audit_cli import audit_app
 from app.creative_cli import creative_app
 from app.rules_cli import rules_app
 from app.sandbox_cli import sandbox_app
@@ -21,6 +22,7 @@ app = typer.Typer(
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(rules_app, name="rules")
 app.add_typer(creative_app, name="creative")
+app.add_typer(audit_app, name="audit")
 app.command()(ingest_cli.sync)
 app.command()(ingest_cli.rebuild)
 app.command()(ingest_cli.report)

@@ -291,3 +291,77 @@ class AssetAd(SQLModel, table=True):
     ad_id: str = Field(primary_key=True, index=True)
     role: str = "creative"  # image | video | headline | body | cta | creative
     linked_at: dt.datetime
+
+
+# --- The audit log (storage/audit.py): every proposal, decision and execution attempt. ---
+
+
+class AuditProposal(SQLModel, table=True):
+    """One proposed action, keyed by its stable id, with the status it has reached.
+
+    `round` counts how often the same change was proposed anew after it had ended without effect
+    (expired, superseded, stale, failed, refused); decisions and executions belong to one round.
+    `attempts` counts the execution attempts of the current round (at most two: the first and one retry
+    after a crash). The action itself is kept as JSON (`action`), as the agents typed it.
+    """
+
+    __tablename__ = "audit_proposal"
+
+    id: str = Field(primary_key=True, max_length=64)
+    round: int = 1
+    kind: str = Field(index=True)
+    entity_key: str = Field(index=True)
+    platform: str
+    account_id: str
+    action: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    spends_more: bool = True
+    proposed_by: str
+    thread_id: str | None = Field(default=None, index=True)
+    run_id: str | None = None
+    status: str = Field(index=True)
+    note: str | None = None
+    edited_from: str | None = Field(default=None, max_length=64)
+    superseded_by: str | None = Field(default=None, max_length=64)
+    attempts: int = 0
+    created_at: dt.datetime
+    proposed_at: dt.datetime = Field(index=True)
+    expires_at: dt.datetime | None = None
+    updated_at: dt.datetime = Field(index=True)
+
+
+class AuditDecision(SQLModel, table=True):
+    """A person's (or the auto-approval policy's) decision on one round of a proposal."""
+
+    __tablename__ = "audit_decision"
+
+    action_id: str = Field(primary_key=True, max_length=64, foreign_key="audit_proposal.id")
+    round: int = Field(primary_key=True)
+    verdict: str  # approve | reject | edit
+    decided_by: str
+    how: str  # cli | web | api | auto-policy
+    note: str | None = None
+    edited_value: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    edited_action_id: str | None = Field(default=None, max_length=64)
+    decided_at: dt.datetime = Field(index=True)
+
+
+class AuditExecution(SQLModel, table=True):
+    """One execution attempt: written as `pending` and committed before the platform is called, then
+    closed with what the platform answered (before/after as it reports them) or the error."""
+
+    __tablename__ = "audit_execution"
+
+    action_id: str = Field(primary_key=True, max_length=64, foreign_key="audit_proposal.id")
+    round: int = Field(primary_key=True)
+    attempt: int = Field(primary_key=True)
+    entity_key: str = Field(index=True)
+    run_id: str | None = None
+    owner: str  # host:pid:token of the process that made the attempt
+    status: str = Field(index=True)  # pending | applied | found | failed | interrupted | unknown | dry_run
+    observed: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    result_platform_id: str | None = None
+    error: str | None = None
+    started_at: dt.datetime = Field(index=True)
+    finished_at: dt.datetime | None = None
