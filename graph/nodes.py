@@ -108,25 +108,31 @@ def _edited(item: PlanItem, d: Decision) -> Action:
 
 async def execute(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str, Any]:
     """Apply what was approved (by a person, or by the explicit auto-approval policy); an edited value is
-    checked by the guardrails again before it runs."""
+    checked by the guardrails again first. Decisions are written to the audit log before any call."""
     ctx = runtime.context
     items = {i.action.id: i for i in (PlanItem.model_validate(r) for r in state.get("plan", []))}
     decisions = [Decision.model_validate(d) for d in state.get("decisions", [])]
-    ctx.record("decided", [d.model_dump(mode="json") for d in decisions])
     approved: list[Action] = [i.action for i in items.values() if i.auto_approved and i.verdict != "refused"]
-    edits: list[Action] = []
+    rows: list[dict[str, Any]] = [
+        {"id": i.action.id, "decision": "approve", "by": "policy", "how": "auto-policy"}
+        for i in items.values()
+        if i.auto_approved and i.verdict != "refused"
+    ]
+    refused: list[dict[str, Any]] = []
     for d in decisions:
+        row: dict[str, Any] = {**d.model_dump(mode="json"), "how": "cli"}
         if d.decision == "approve":
             approved.append(items[d.id].action)
         elif d.decision == "edit":
-            edits.append(_edited(items[d.id], d))
-    refused: list[dict[str, Any]] = []
-    if edits:
-        for item in ctx.guard(edits):
-            if item.verdict == "refused":
-                refused.append({"id": item.action.id, "status": "refused", "reasons": item.reasons})
+            (checked,) = ctx.guard([_edited(items[d.id], d)])
+            if checked.verdict == "refused":
+                row |= {"decision": "reject", "note": "the edit was refused: " + "; ".join(checked.reasons)}
+                refused.append({"id": d.id, "status": "refused", "reasons": checked.reasons})
             else:
-                approved.append(item.action)
+                row["edited_action"] = checked.action.model_dump(mode="json")
+                approved.append(checked.action)
+        rows.append(row)
+    ctx.record("decided", rows)
     results = await ctx.execute(approved) if approved else []
     return {"results": results + refused}
 

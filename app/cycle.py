@@ -1,0 +1,105 @@
+"""A cycle's parts wired from settings: the warehouse, the adapters, the audit log, the guardrails and
+policy, the executor and the checkpointer; `open_cycle` yields the compiled graph and its context."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.graph.state import CompiledStateGraph
+from pydantic import TypeAdapter
+
+from agents.actions import Action
+from agents.executor import execute as run_executor
+from agents.planner import PlanItem, guard_context, make_guard
+from app import composition
+from app.settings import Settings
+from graph.build import build
+from graph.context import CycleContext
+from storage.audit import AuditLog
+
+_ACTION = TypeAdapter(Action)
+
+
+@dataclass
+class Cycle:
+    graph: CompiledStateGraph
+    context: CycleContext
+    audit: AuditLog
+
+    def config(self, thread_id: str) -> dict[str, Any]:
+        return {"configurable": {"thread_id": thread_id}}
+
+
+@asynccontextmanager
+async def open_cycle(settings: Settings, *, thread_id: str) -> AsyncIterator[Cycle]:
+    engine = composition.warehouse(settings)
+    audit = AuditLog(engine)
+    world = await composition.sandbox_world(settings)
+    adapters = composition.build_adapters(settings, world, platforms=list(settings.platforms), sink=None)
+    guardrails, policy = composition.guardrails_and_policy(settings)
+    try:
+        accounts = [a for adapter in adapters.values() for a in await adapter.accounts()]
+        today = composition.today_for(world)
+        until = min((today(a) for a in accounts), default=dt.date.today()) - dt.timedelta(days=1)
+        guard = make_guard(engine, guardrails, policy, last_change=audit.last_change)
+
+        def executor_guard(action: Action, _audit: AuditLog) -> str | None:
+            context = guard_context(
+                engine, [action], now=dt.datetime.now(dt.UTC), last_change=audit.last_change
+            )
+            (verdict,) = guardrails.check_all([action], context)
+            if verdict.outcome == "allowed" and verdict.executable:
+                return None
+            return verdict.summary()
+
+        async def execute(actions: Sequence[Action]) -> list[dict[str, Any]]:
+            report = await run_executor(
+                actions, adapters, audit, accounts=accounts, dry_run=guardrails.dry_run, guard=executor_guard
+            )
+            done = {"executed", "found"}
+            return [
+                {"id": o.action_id, "status": "executed" if o.outcome in done else o.outcome, "note": o.note}
+                for o in report.outcomes
+            ]
+
+        def record(kind: str, rows: Sequence[dict[str, Any]]) -> None:
+            if kind == "proposed":
+                items = [PlanItem.model_validate(r) for r in rows]
+                audit.propose(
+                    [i.action for i in items if i.verdict != "refused"],
+                    thread_id=thread_id,
+                    expires_in=policy.proposal_ttl,
+                )
+                return
+            for row in rows:
+                edited = row.get("edited_action")
+                audit.decide(
+                    row["id"],
+                    verdict=row["decision"],
+                    by=row.get("by") or "cli",
+                    how=row.get("how") or "cli",
+                    note=row.get("note"),
+                    edited=_ACTION.validate_python(edited) if edited else None,
+                )
+
+        context = CycleContext(
+            engine=engine,
+            until=until,
+            guard=guard,
+            execute=execute,
+            record=record,
+            fx=settings.fx_rates,
+            reporting_currency=settings.reporting_currency,
+        )
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        async with AsyncSqliteSaver.from_conn_string(str(settings.data_dir / "checkpoints.db")) as saver:
+            yield Cycle(graph=build(saver), context=context, audit=audit)
+    finally:
+        for adapter in adapters.values():
+            await adapter.aclose()
+        engine.dispose()
