@@ -67,15 +67,15 @@ async def open_cycle(settings: Settings, *, thread_id: str) -> AsyncIterator[Cyc
                 for o in report.outcomes
             ]
 
-        def record(kind: str, rows: Sequence[dict[str, Any]]) -> None:
+        def record(kind: str, rows: Sequence[dict[str, Any]]) -> dict[str, str] | None:
             if kind == "proposed":
                 items = [PlanItem.model_validate(r) for r in rows]
-                audit.propose(
+                records = audit.propose(
                     [i.action for i in items if i.verdict != "refused"],
                     thread_id=thread_id,
                     expires_in=policy.proposal_ttl,
                 )
-                return
+                return {r.id: str(r.status) for r in records}
             for row in rows:
                 edited = row.get("edited_action")
                 audit.decide(
@@ -86,6 +86,7 @@ async def open_cycle(settings: Settings, *, thread_id: str) -> AsyncIterator[Cyc
                     note=row.get("note"),
                     edited=_ACTION.validate_python(edited) if edited else None,
                 )
+            return None
 
         context = CycleContext(
             engine=engine,

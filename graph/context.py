@@ -17,7 +17,8 @@ from agents.planner import PlanItem
 
 Guard = Callable[[Sequence[Action]], list[PlanItem]]  # the guardrails (and the auto-approval policy)
 Executor = Callable[[Sequence[Action]], Awaitable[list[dict[str, Any]]]]  # applies approved actions
-Recorder = Callable[[str, Sequence[dict[str, Any]]], None]  # audit: ("proposed" | "decided" | ..., rows)
+# The audit log: ("proposed" | "decided", rows) -> for proposals, each id's status there (None: not kept).
+Recorder = Callable[[str, Sequence[dict[str, Any]]], dict[str, str] | None]
 
 
 @dataclass(kw_only=True)

@@ -41,9 +41,14 @@ async def plan(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str, A
     proposals are written to the audit log before anyone is asked."""
     ctx = runtime.context
     items = ctx.guard(_actions(state.get("proposals", [])))
-    rows = [i.model_dump(mode="json") for i in items]
-    ctx.record("proposed", rows)
-    return {"plan": rows}
+    statuses = ctx.record("proposed", [i.model_dump(mode="json") for i in items]) or {}
+    for i in items:
+        status = statuses.get(i.action.id, "proposed")
+        if i.verdict != "refused" and status not in ("proposed", "approved"):
+            # The same change from the same state was answered before (rejected, executed): not asked again.
+            i.verdict, i.auto_approved = "refused", False
+            i.reasons.append(f"already {status} in the audit log")
+    return {"plan": [i.model_dump(mode="json") for i in items]}
 
 
 def _waiting(state: CycleState) -> list[PlanItem]:
