@@ -12,6 +12,7 @@ from app.creative_cli import creative_app
 from app.rules_cli import rules_app
 from app.run_cli import approvals_app
 from app.run_cli import run as run_command
+from app.run_cli import undo as undo_command
 from app.sandbox_cli import sandbox_app
 
 app = typer.Typer(
@@ -27,6 +28,7 @@ app.add_typer(creative_app, name="creative")
 app.add_typer(audit_app, name="audit")
 app.add_typer(approvals_app, name="approvals")
 app.command("run")(run_command)
+app.command("undo")(undo_command)
 app.command()(ingest_cli.sync)
 app.command()(ingest_cli.rebuild)
 app.command()(ingest_cli.report)

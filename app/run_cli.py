@@ -177,3 +177,62 @@ def reject(
 ) -> None:
     """Reject proposals: nothing is sent to any platform."""
     _answer(thread, ids or [], every, "reject", by, as_json)
+
+
+def undo(
+    action_id: str = typer.Argument(..., help="an executed action's id (see adcluster audit)"),
+    by: str = typer.Option("cli", "--by", help="who undoes it (kept in the audit log)"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Apply the inverse of an executed action (the old budget, bid or status back; a created ad paused).
+    Asking for it is the approval, recorded in the audit log under your name; the executor's checks still
+    apply (the entity must still show the executed value, no zero budgets, allowed accounts only), the
+    minimum interval between changes does not, so that a change can be undone at once."""
+    from agents.actions import inverse
+    from agents.executor import execute
+    from app import composition
+    from storage.audit import AuditError, AuditLog
+
+    settings = _settings()
+
+    async def go() -> dict[str, Any]:
+        engine = composition.warehouse(settings)
+        audit = AuditLog(engine)
+        try:
+            entry = audit.entry(action_id)
+        except AuditError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        if str(entry.proposal.status) != "executed":
+            raise typer.BadParameter(f"{action_id} is {entry.proposal.status}, not executed: nothing to undo")
+        from pydantic import TypeAdapter
+
+        from agents.actions import Action
+
+        action = TypeAdapter(Action).validate_python(entry.proposal.action)
+        done = [e for e in entry.executions if e.result_platform_id or e.after]
+        after = {"id": done[-1].result_platform_id} if done and done[-1].result_platform_id else None
+        try:
+            back = inverse(action, after, reason=f"undo {action_id} (asked by {by})")
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        audit.propose([back], thread_id=f"undo-{action_id}")
+        audit.decide(back.id, verdict="approve", by=by, how="cli", note=f"undo of {action_id}")
+        world = await composition.sandbox_world(settings)
+        adapters = composition.build_adapters(settings, world, platforms=[action.entity.platform], sink=None)
+        try:
+            accounts = [a for adapter in adapters.values() for a in await adapter.accounts()]
+            report = await execute([back], adapters, audit, accounts=accounts)
+        finally:
+            for adapter in adapters.values():
+                await adapter.aclose()
+            engine.dispose()
+        return {"undo_of": action_id, "action": back.model_dump(mode="json"), "report": report.to_dict()}
+
+    result = asyncio.run(go())
+    if as_json:
+        typer.echo(json.dumps(result, default=str))
+    else:
+        outcome = result["report"]["outcomes"][0]
+        make_console().print(
+            f"undo of {action_id}: {result['action']['id']} {outcome['outcome']} {outcome.get('note') or ''}"
+        )

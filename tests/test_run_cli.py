@@ -42,6 +42,11 @@ def test_a_budget_change_reaches_the_sandbox_only_after_approval(configured: Mar
     assert again.exit_code == 2 and "not waiting" in again.output
     audit = runner.invoke(app, ["audit", "--json"])
     assert audit.exit_code == 0 and "ana" in audit.output
+    undone = _json("undo", budget["id"], "--by", "ana")
+    assert undone["report"]["outcomes"][0]["outcome"] == "executed"
+    assert _budget(configured, adset) == budget["before_micros"]
+    twice = runner.invoke(app, ["undo", "nope"])
+    assert twice.exit_code == 2 and "no proposal" in twice.output
 
 
 def test_rejecting_leaves_the_sandbox_unchanged_and_unknown_ids_are_refused(configured: Market) -> None:
