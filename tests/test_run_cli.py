@@ -104,3 +104,39 @@ def test_a_change_rejected_once_is_not_asked_again(configured: Market) -> None:
     waiting = second["waiting"][0]["proposals"] if second["waiting"] else []
     assert not waiting  # the same changes from the same state: answered already
     assert "refused" in second["summary"] or second["waiting"] == []
+
+
+def test_a_thread_waits_on_disk_and_another_process_answers_it(configured: Market) -> None:
+    import os
+    import subprocess
+    import sys
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        code = "from app.cli import main; main()"
+        return subprocess.run(
+            [sys.executable, "-c", code, *args],
+            check=False,
+            capture_output=True,
+            text=True,
+            env=dict(os.environ),
+            timeout=240,
+        )
+
+    started = cli("run", "--json")  # this process ends while the cycle waits for approval
+    assert started.returncode == 0, started.stderr[-2000:]
+    first = json.loads(started.stdout.strip().splitlines()[-1])
+    budget = next(
+        p["action"] for p in first["waiting"][0]["proposals"] if p["action"]["kind"] == "budget_change"
+    )
+    answered = cli("approvals", "approve", budget["id"], "--thread", first["thread"], "--json")
+    assert answered.returncode == 0, answered.stderr[-2000:]
+    assert _budget(configured, budget["entity"]["platform_id"]) == budget["after_micros"]
+    writes = [
+        e.change
+        for e in configured.log
+        if getattr(e.change, "id", None) == budget["entity"]["platform_id"]
+        and getattr(e.change, "daily_budget_micros", None) == budget["after_micros"]
+    ]
+    assert len(writes) == 1  # applied exactly once
+    again = cli("approvals", "approve", budget["id"], "--thread", first["thread"])
+    assert again.returncode == 2
