@@ -4,11 +4,13 @@ policy, the executor and the checkpointer; `open_cycle` yields the compiled grap
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import TypeAdapter
@@ -33,6 +35,25 @@ class Cycle:
 
     def config(self, thread_id: str) -> dict[str, Any]:
         return {"configurable": {"thread_id": thread_id}}
+
+
+@asynccontextmanager
+async def _checkpointer(settings: Settings) -> AsyncIterator[BaseCheckpointSaver]:
+    """PostgreSQL when the warehouse is there (the same database, langgraph's own tables), else a SQLite
+    file beside the warehouse."""
+    url = settings.warehouse_url
+    if url.startswith("postgresql"):
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+        async with AsyncPostgresSaver.from_conn_string(
+            re.sub(r"^postgresql\+\w+://", "postgresql://", url)
+        ) as saver:
+            await saver.setup()
+            yield saver
+        return
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    async with AsyncSqliteSaver.from_conn_string(str(settings.data_dir / "checkpoints.db")) as saver:
+        yield saver
 
 
 @asynccontextmanager
@@ -97,8 +118,7 @@ async def open_cycle(settings: Settings, *, thread_id: str) -> AsyncIterator[Cyc
             fx=settings.fx_rates,
             reporting_currency=settings.reporting_currency,
         )
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        async with AsyncSqliteSaver.from_conn_string(str(settings.data_dir / "checkpoints.db")) as saver:
+        async with _checkpointer(settings) as saver:
             yield Cycle(graph=build(saver), context=context, audit=audit)
     finally:
         for adapter in adapters.values():
