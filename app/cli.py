@@ -14,6 +14,7 @@ from app.run_cli import approvals_app
 from app.run_cli import run as run_command
 from app.run_cli import undo as undo_command
 from app.sandbox_cli import sandbox_app
+from app.schedule_cli import schedule as schedule_command
 
 app = typer.Typer(
     name="adcluster",
@@ -29,6 +30,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(approvals_app, name="approvals")
 app.command("run")(run_command)
 app.command("undo")(undo_command)
+app.command("schedule")(schedule_command)
 app.command()(ingest_cli.sync)
 app.command()(ingest_cli.rebuild)
 app.command()(ingest_cli.report)

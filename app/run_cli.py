@@ -77,20 +77,14 @@ def print_waiting(result: dict[str, Any], thread: str, as_json: bool) -> None:
     )
 
 
-def run(
-    thread: str | None = typer.Option(None, "--thread", help="the conversation/cycle id; default: a new one"),
-    no_sync: bool = typer.Option(False, "--no-sync", help="use the warehouse as it is"),
-    as_json: bool = typer.Option(False, "--json", help="print JSON"),
-) -> None:
-    """One cycle: sync, perceive, analyse, plan under the guardrails, and stop for approval."""
+def run_cycle(settings: Settings, *, thread_id: str, sync: bool = True) -> dict[str, Any]:
+    """One cycle to the approval interrupt (or to its end when nothing waits for a person)."""
     from app.cycle import open_cycle
 
-    settings = _settings()
-    if not no_sync:
+    if sync:
         from app.ingest_cli import sync as sync_command
 
         sync_command(platform=_all(), days=None, since=None, until=None, full=False)  # type: ignore[arg-type]
-    thread_id = thread or uuid.uuid4().hex[:12]
 
     async def go() -> dict[str, Any]:
         async with open_cycle(settings, thread_id=thread_id) as cycle:
@@ -98,7 +92,17 @@ def run(
                 {"request": None}, cycle.config(thread_id), context=cycle.context
             )
 
-    print_waiting(asyncio.run(go()), thread_id, as_json)
+    return asyncio.run(go())
+
+
+def run(
+    thread: str | None = typer.Option(None, "--thread", help="the conversation/cycle id; default: a new one"),
+    no_sync: bool = typer.Option(False, "--no-sync", help="use the warehouse as it is"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """One cycle: sync, perceive, analyse, plan under the guardrails, and stop for approval."""
+    thread_id = thread or uuid.uuid4().hex[:12]
+    print_waiting(run_cycle(_settings(), thread_id=thread_id, sync=not no_sync), thread_id, as_json)
 
 
 def _all():  # type: ignore[no-untyped-def]
