@@ -24,7 +24,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agents.actions import Action, BidChange, BudgetChange, StatusChange
-from agents.guardrails import money, with_value
+from agents.guard_types import money, with_value
 from tools.platforms.money import MoneyError, decimal_to_micros, exponent
 
 DecisionType = Literal["approve", "reject", "edit"]

@@ -18,10 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import os
-import socket
-import uuid
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -30,183 +26,22 @@ from pydantic import TypeAdapter
 from pydantic_core import to_jsonable_python
 
 from agents.actions import Action, BidChange, BudgetChange, CreateAd, StatusChange
-from storage.audit import AttemptStatus, AuditLog, ExecutionRecord, ProposalRecord, ProposalStatus
+from agents.execution_types import ActionOutcome, ExecutionReport, Outcome
+from agents.platform_state import Observed, Reader, held_elsewhere, known_ads, process_owner
+from storage.audit import AuditLog
+from storage.audit_types import AttemptStatus, ExecutionRecord, ProposalRecord, ProposalStatus
 from tools.platforms.base import PlatformAdapter
 from tools.platforms.errors import BadRequestError
 from tools.platforms.money import MoneyError, micros_to_decimal
-from tools.platforms.records import AccountRecord, AdRecord, AdSetRecord, CampaignRecord, WriteResult
+from tools.platforms.records import AccountRecord, WriteResult
 
-Outcome = Literal["executed", "found", "failed", "unknown", "stale", "refused", "skipped", "dry_run"]
 Guard = Callable[[Action, AuditLog], str | None]
 """The guardrails, checked again just before the call: a reason to refuse the action, or None."""
 
 MAX_ATTEMPTS = 2  # the first call and one retry after a crash
 DEFAULT_LEASE = dt.timedelta(minutes=10)
 _ACTION: TypeAdapter[Action] = TypeAdapter(Action)
-_TOKEN = uuid.uuid4().hex[:12]
 _IN_FLIGHT: set[str] = set()  # actions being executed by this process right now
-
-
-@dataclass(frozen=True, kw_only=True)
-class ActionOutcome:
-    action_id: str
-    kind: str
-    entity_key: str
-    outcome: Outcome
-    note: str
-    before: dict[str, Any] | None = None
-    after: dict[str, Any] | None = None
-    result_platform_id: str | None = None
-    attempt: int | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class ExecutionReport:
-    outcomes: list[ActionOutcome]
-    dry_run: bool = False
-
-    def of(self, *outcomes: Outcome) -> list[ActionOutcome]:
-        return [o for o in self.outcomes if o.outcome in outcomes]
-
-    @property
-    def applied(self) -> list[ActionOutcome]:
-        """Executed now, or found already applied on the platform."""
-        return self.of("executed", "found")
-
-    def counts(self) -> dict[str, int]:
-        return dict(Counter(o.outcome for o in self.outcomes))
-
-    def summary(self) -> str:
-        if not self.outcomes:
-            return "nothing to execute"
-        parts = ", ".join(f"{n} {k}" for k, n in sorted(self.counts().items()))
-        return f"{'dry run: ' if self.dry_run else ''}{parts}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "dry_run": self.dry_run,
-            "counts": self.counts(),
-            "outcomes": [dataclasses.asdict(o) for o in self.outcomes],
-        }
-
-
-def process_owner() -> str:
-    """This process, as written into each attempt: host:pid:token."""
-    return f"{socket.gethostname()}:{os.getpid()}:{_TOKEN}"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def held_elsewhere(attempt: ExecutionRecord, *, now: dt.datetime, lease: dt.timedelta) -> bool:
-    """Whether another live process may still be making `attempt` (so it must not be reconciled)."""
-    parts = attempt.owner.rsplit(":", 2)
-    host, pid_text, token = parts if len(parts) == 3 else (attempt.owner, "", "")
-    if host == socket.gethostname() and pid_text == str(os.getpid()) and token == _TOKEN:
-        return False  # this process's own attempt, not running now: an exception or cancel escaped it
-    if attempt.started_at <= now - lease:
-        return False
-    if host == socket.gethostname():
-        return pid_text.isdigit() and _pid_alive(int(pid_text))
-    return True
-
-
-# --- what the platform shows ------------------------------------------------------------------------
-
-
-Entity = CampaignRecord | AdSetRecord | AdRecord
-
-
-@dataclass(frozen=True)
-class _Observed:
-    """The entity as the platform lists it now, reduced to what the action changes."""
-
-    matches: frozenset[str]  # "before" and/or "after"
-    values: dict[str, Any]
-    found: AdRecord | None = None  # CreateAd: the ad with the deterministic name
-
-    def describe(self) -> str:
-        return ", ".join(f"{k}={v}" for k, v in self.values.items()) or "nothing"
-
-
-class _Reader:
-    """The adapters' list reads, cached per (platform, account, level) until a write to that account."""
-
-    def __init__(self, adapters: Mapping[str, PlatformAdapter]) -> None:
-        self.adapters = adapters
-        self._cache: dict[tuple[str, str, str], dict[str, Entity]] = {}
-
-    def forget(self, platform: str, account_id: str) -> None:
-        for key in [k for k in self._cache if k[:2] == (platform, account_id)]:
-            del self._cache[key]
-
-    async def listed(self, platform: str, account: AccountRecord, level: str) -> dict[str, Entity]:
-        key = (platform, account.platform_id, level)
-        if key not in self._cache:
-            adapter = self.adapters[platform]
-            read = {"campaign": adapter.campaigns, "adset": adapter.adsets, "ad": adapter.ads}[level]
-            batch = await read(account)
-            self._cache[key] = {r.platform_id: r for r in batch.items}
-        return self._cache[key]
-
-    async def observe(
-        self, action: Action, account: AccountRecord, *, known_ads: list[str] | None = None
-    ) -> _Observed | None:
-        """None when the platform does not list the entity (or shows it deleted). For a created ad,
-        `known_ads` (the ad set's ads when the attempt began) lets a new ad be recognised on platforms
-        that do not keep an ad's name (X's promoted tweets): new since then, with the same creative."""
-        ref = action.entity
-        entity = (await self.listed(ref.platform, account, ref.level)).get(ref.platform_id)
-        if entity is None or entity.status == "DELETED":
-            return None
-        if isinstance(action, BudgetChange):
-            daily, lifetime = entity.daily_budget_micros, entity.lifetime_budget_micros  # type: ignore[union-attr]
-            values = {"daily_budget_micros": daily, "lifetime_budget_micros": lifetime}
-            return _Observed(_matches(action.before_micros, action.after_micros, daily, lifetime), values)
-        if isinstance(action, BidChange):
-            bid = entity.bid_micros  # type: ignore[union-attr]
-            return _Observed(_matches(action.before_micros, action.after_micros, bid), {"bid_micros": bid})
-        if isinstance(action, StatusChange):
-            status = entity.status
-            return _Observed(_matches(action.before, action.after, status), {"status": status})
-        spec = action.spec
-        ads = [
-            ad
-            for ad in (await self.listed(ref.platform, account, "ad")).values()
-            if isinstance(ad, AdRecord)
-            and ad.adset_platform_id == spec.adset_platform_id
-            and ad.status != "DELETED"
-        ]
-        found = next((ad for ad in ads if ad.name == spec.name), None)
-        if found is None and known_ads is not None:
-            found = next(
-                (
-                    ad
-                    for ad in ads
-                    if ad.platform_id not in known_ads
-                    and spec.creative_platform_id in (None, ad.creative_platform_id)
-                ),
-                None,
-            )
-        values = {
-            "ad_name": spec.name,
-            "ad_platform_id": found.platform_id if found else None,
-            "ads_in_adset": sorted(ad.platform_id for ad in ads),
-        }
-        return _Observed(frozenset({"after"} if found else {"before"}), values, found)
-
-
-def _matches(before: Any, after: Any, *current: Any) -> frozenset[str]:
-    return frozenset(
-        name for name, value in (("before", before), ("after", after)) if any(c == value for c in current)
-    )
 
 
 # --- the hard rules and the calls -------------------------------------------------------------------
@@ -236,7 +71,7 @@ def hard_refusal(
 
 
 async def _call(
-    adapter: PlatformAdapter, account: AccountRecord, action: Action, observed: _Observed
+    adapter: PlatformAdapter, account: AccountRecord, action: Action, observed: Observed
 ) -> WriteResult:
     ref = action.entity
     if isinstance(action, BudgetChange):
@@ -271,10 +106,10 @@ class _Run:
     dry_run: bool
     guard: Guard | None
     lease: dt.timedelta
-    reader: _Reader = dataclasses.field(init=False)
+    reader: Reader = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
-        self.reader = _Reader(self.adapters)
+        self.reader = Reader(self.adapters)
 
     def _outcome(self, p: ProposalRecord, outcome: Outcome, note: str, **kw: Any) -> ActionOutcome:
         return ActionOutcome(
@@ -348,7 +183,7 @@ class _Run:
         if account is None or action.entity.platform not in self.adapters:
             return self._outcome(p, "skipped", "left executing, but this run cannot read its account")
         try:
-            observed = await self.reader.observe(action, account, known_ads=_known_ads(previous))
+            observed = await self.reader.observe(action, account, known_ads=known_ads(previous))
         except Exception as exc:
             return self._outcome(p, "unknown", f"left executing; the platform could not be read: {exc}")
         if observed is not None and "after" in observed.matches:
@@ -392,7 +227,7 @@ class _Run:
         return self._outcome(p, outcome, note)
 
     async def _found(
-        self, p: ProposalRecord, action: Action, observed: _Observed, *, previous: ExecutionRecord | None
+        self, p: ProposalRecord, action: Action, observed: Observed, *, previous: ExecutionRecord | None
     ) -> ActionOutcome:
         """The platform already shows the change: record it as executed without calling again."""
         attempt = previous
@@ -426,7 +261,7 @@ class _Run:
     async def _apply(self, p: ProposalRecord, action: Action, attempt: ExecutionRecord) -> ActionOutcome:
         ref = action.entity
         account, adapter = self._target(action)
-        observed = _Observed(frozenset({"before"}), dict(attempt.observed or {}))
+        observed = Observed(frozenset({"before"}), dict(attempt.observed or {}))
         try:
             result = await _call(adapter, account, action, observed)
         except Exception as exc:
@@ -465,7 +300,7 @@ class _Run:
         try:
             refused = isinstance(exc, BadRequestError | ValueError)
             observed = (
-                None if refused else await self.reader.observe(action, account, known_ads=_known_ads(attempt))
+                None if refused else await self.reader.observe(action, account, known_ads=known_ads(attempt))
             )
         except Exception as read_exc:
             note = f"{error}; the platform could not be read ({read_exc}): the next run checks it first"
@@ -496,11 +331,6 @@ class _Run:
         finally:
             self.reader.forget(old.platform, old.account_id)
         return None
-
-
-def _known_ads(attempt: ExecutionRecord | None) -> list[str] | None:
-    known = (attempt.observed or {}).get("ads_in_adset") if attempt is not None else None
-    return [str(k) for k in known] if isinstance(known, list) else None
 
 
 def _money(micros: int | None, currency: str) -> str:

@@ -14,7 +14,8 @@ from sqlmodel import Session, select
 
 from agents.actions import Action
 from agents.approval_policy import ApprovalPolicy
-from agents.guardrails import AccountState, EntityState, GuardContext, Guardrails
+from agents.guard_types import AccountState, EntityState, GuardContext
+from agents.guardrails import Guardrails
 from storage.models import Account, Ad, AdSet, Campaign
 
 

@@ -13,7 +13,8 @@ from rich.table import Table
 
 from app.console import make_console
 from app.settings import Settings, SettingsError, load_settings
-from storage.audit import AuditEntry, AuditLog, UnknownActionError
+from storage.audit import AuditLog
+from storage.audit_types import AuditEntry, UnknownActionError
 from tools.platforms.money import MoneyError, micros_to_decimal
 
 audit_app = typer.Typer(

@@ -195,7 +195,8 @@ def undo(
     from agents.actions import inverse
     from agents.executor import execute
     from app import composition
-    from storage.audit import AuditError, AuditLog
+    from storage.audit import AuditLog
+    from storage.audit_types import AuditError
 
     settings = _settings()
 

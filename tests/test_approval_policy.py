@@ -21,7 +21,8 @@ from agents.approval_policy import (
     resolve,
     validate_decisions,
 )
-from agents.guardrails import AccountState, EntityState, GuardContext, Guardrails, account_key
+from agents.guard_types import AccountState, EntityState, GuardContext, account_key
+from agents.guardrails import Guardrails
 from app.composition import guardrails_and_policy
 from app.settings import SettingsError, load_settings
 from tools.platforms.base import NewAd

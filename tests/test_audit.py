@@ -15,10 +15,10 @@ from typer.testing import CliRunner
 
 from agents.actions import BudgetChange, CreateAd, EntityRef, StatusChange
 from app.audit_cli import audit_app
-from storage.audit import (
+from storage.audit import AuditLog
+from storage.audit_types import (
     AttemptStatus,
     AuditError,
-    AuditLog,
     NotPendingError,
     ProposalStatus,
     UnknownActionError,

@@ -25,7 +25,8 @@ from app.sandbox_runner import running_sandbox
 from sandbox.market.changes import UpdateAdSet
 from sandbox.market.market import Market
 from sandbox.server.credentials import credentials_for
-from storage.audit import AttemptStatus, AuditLog, ProposalStatus
+from storage.audit import AuditLog
+from storage.audit_types import AttemptStatus, ProposalStatus
 from tests.conftest import small_config
 from tools.platforms.base import NewAd
 from tools.platforms.errors import TransientError

@@ -22,7 +22,8 @@ from agents.actions import (
     ExpectedEffect,
     StatusChange,
 )
-from agents.guardrails import AccountState, EntityState, GuardContext, Guardrails, Verdict, account_key
+from agents.guard_types import AccountState, EntityState, GuardContext, Verdict, account_key
+from agents.guardrails import Guardrails
 from app.composition import guardrails_and_policy
 from app.settings import SettingsError, load_settings
 from tools.platforms.base import NewAd
