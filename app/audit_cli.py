@@ -11,8 +11,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from app.console import make_console
-from app.settings import Settings, SettingsError, load_settings
+from app.console import cli_settings, make_console
+from app.settings import Settings
 from storage.audit import AuditLog
 from storage.audit_types import AuditEntry, UnknownActionError
 from tools.platforms.money import MoneyError, micros_to_decimal
@@ -32,13 +32,6 @@ STATUS_STYLE = {
     "stale": "red",
     "refused": "red",
 }
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        raise typer.BadParameter(str(exc)) from None
 
 
 def _audit(settings: Settings) -> AuditLog:
@@ -68,7 +61,7 @@ def audit(
     start = since.replace(tzinfo=dt.UTC) if since is not None else None
     if start is None and entity is None:
         start = dt.datetime.now(dt.UTC) - dt.timedelta(days=DEFAULT_DAYS)
-    entries = _audit(_settings()).between(start, None, entity=entity)
+    entries = _audit(cli_settings()).between(start, None, entity=entity)
     if as_json:
         typer.echo(json.dumps([e.model_dump(mode="json") for e in entries], indent=2))
         return
@@ -85,7 +78,7 @@ def audit(
 def show(action_id: str = typer.Argument(..., help="the action's id")) -> None:
     """One action in full: the action as proposed, every decision and every attempt, as JSON."""
     try:
-        entry = _audit(_settings()).entry(action_id)
+        entry = _audit(cli_settings()).entry(action_id)
     except UnknownActionError as exc:
         typer.echo(f"Error: {exc}", err=True)
         raise typer.Exit(code=2) from None

@@ -15,8 +15,8 @@ from rich.table import Table
 from sqlalchemy import Engine
 from sqlmodel import Session, func, or_, select
 
-from app.console import make_console
-from app.settings import Settings, SettingsError, load_settings
+from app.console import cli_settings, make_console
+from app.settings import Settings
 from storage.asset_types import AssetKind, AssetMeta, Tag
 from storage.assets import AssetStore
 from storage.models import Ad, Campaign, Creative, DailyMetric
@@ -37,13 +37,6 @@ class PlatformName(StrEnum):
     meta = "meta"
     x = "x"
     tiktok = "tiktok"
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        raise typer.BadParameter(str(exc)) from None
 
 
 def _parts(settings: Settings) -> tuple[Engine, AssetStore, CreativeIndex]:
@@ -151,7 +144,7 @@ def write(
     no_store: bool = typer.Option(False, "--no-store", help="do not keep the variants in the library"),
 ) -> None:
     """Write new ad copy from a brief with the configured LLM (the embedded model by default)."""
-    settings = _settings()
+    settings = cli_settings()
     try:
         brief = Brief(
             product=product,
@@ -208,7 +201,7 @@ def variants(
     no_store: bool = typer.Option(False, "--no-store", help="do not keep the variants in the library"),
 ) -> None:
     """Write new copy for an existing ad, from its text and its numbers in the warehouse."""
-    settings = _settings()
+    settings = cli_settings()
     engine, _, _ = _parts(settings)
     row, _creative, campaign, base = base_from_ad(engine, ad)
     engine.dispose()
@@ -234,7 +227,7 @@ def search(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """The creatives nearest in meaning to TEXT in the library, with filters."""
-    settings = _settings()
+    settings = cli_settings()
     from app import composition
 
     try:
@@ -275,7 +268,7 @@ def images(
     each platform's rules and kept in the library as variants of the source."""
     from tools.creative.images import process_images
 
-    settings = _settings()
+    settings = cli_settings()
     engine, store, _ = _parts(settings)
     data = path.read_bytes()
     (result,) = process_images([(path.name, data)], platforms)
@@ -343,7 +336,7 @@ def import_dir(
     from tools.creative.decode import load_image
     from tools.creative.video import probe_video
 
-    settings = _settings()
+    settings = cli_settings()
     engine, store, index = _parts(settings)
     done, failed, docs = [], [], []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):

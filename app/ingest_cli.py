@@ -14,8 +14,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy import text
 
-from app.console import make_console
-from app.settings import PLATFORMS, Settings, SettingsError, load_settings
+from app.console import cli_settings, make_console
+from app.settings import PLATFORMS, SettingsError
 
 
 class PlatformChoice(StrEnum):
@@ -37,13 +37,6 @@ class OutputFormat(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        raise typer.BadParameter(str(exc)) from None
 
 
 class _RichProgress:
@@ -75,7 +68,7 @@ def sync(
     from tools.ingest.sync import Syncer, SyncOptions
     from tools.ingest.writer import WarehouseWriter
 
-    settings = _settings()
+    settings = cli_settings()
     names = list(settings.platforms) if platform is PlatformChoice.all else [platform.value]
     console = make_console()
 
@@ -160,7 +153,7 @@ def rebuild(
     from tools.ingest.rebuild import rebuild as run_rebuild
     from tools.ingest.writer import WarehouseWriter
 
-    settings = _settings()
+    settings = cli_settings()
     engine = composition.warehouse(settings)
     tables = (
         "daily_segment_metric",
@@ -198,7 +191,7 @@ def report(
     from app import composition
     from tools.reporting import MissingRateError, performance
 
-    settings = _settings()
+    settings = cli_settings()
     engine = composition.warehouse(settings)
     try:
         first, last, rows = performance(

@@ -20,8 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from app.console import make_console
-from app.settings import Settings, SettingsError, load_settings
+from app.console import cli_settings, make_console
 from tools.optimize.rules_language import LEVEL_NAMES, Rule
 from tools.optimize.rules_records import SKIP_CAUSES, RuleEvaluation, RuleProposal
 from tools.platforms.money import MoneyError, micros_to_decimal
@@ -81,13 +80,6 @@ def write_last_fired(path: Path, fired: LastFired) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        raise typer.BadParameter(str(exc)) from None
 
 
 def _fail(message: str, code: int) -> typer.Exit:
@@ -152,7 +144,7 @@ def check(
     from tools.optimize.rules_language import RulesFileError
     from tools.rule_inputs import RuleInputError, load_rules, load_series
 
-    settings = _settings()
+    settings = cli_settings()
     try:
         rules = load_rules(file)
     except RulesFileError as exc:

@@ -13,17 +13,10 @@ from langgraph.types import Command
 from rich.markup import escape
 from rich.table import Table
 
-from app.console import make_console
-from app.settings import Settings, SettingsError, load_settings
+from app.console import cli_settings, make_console
+from app.settings import Settings
 
 approvals_app = typer.Typer(help="Answer the changes a cycle proposed: nothing spends money without this.")
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        raise typer.BadParameter(str(exc)) from None
 
 
 def _money(micros: int | None, currency: str | None) -> str:
@@ -102,7 +95,7 @@ def run(
 ) -> None:
     """One cycle: sync, perceive, analyse, plan under the guardrails, and stop for approval."""
     thread_id = thread or uuid.uuid4().hex[:12]
-    print_waiting(run_cycle(_settings(), thread_id=thread_id, sync=not no_sync), thread_id, as_json)
+    print_waiting(run_cycle(cli_settings(), thread_id=thread_id, sync=not no_sync), thread_id, as_json)
 
 
 def _all():  # type: ignore[no-untyped-def]
@@ -114,7 +107,7 @@ def _all():  # type: ignore[no-untyped-def]
 def _answer(thread: str, ids: list[str], every: bool, decision: str, by: str, as_json: bool) -> None:
     from app.cycle import open_cycle
 
-    settings = _settings()
+    settings = cli_settings()
 
     async def go() -> dict[str, Any] | None:
         async with open_cycle(settings, thread_id=thread) as cycle:
@@ -148,7 +141,7 @@ def list_waiting(
     """What a thread is waiting on."""
     from app.cycle import open_cycle
 
-    settings = _settings()
+    settings = cli_settings()
 
     async def go() -> list[Any]:
         async with open_cycle(settings, thread_id=thread) as cycle:
@@ -198,7 +191,7 @@ def undo(
     from storage.audit import AuditLog
     from storage.audit_types import AuditError
 
-    settings = _settings()
+    settings = cli_settings()
 
     async def go() -> dict[str, Any]:
         engine = composition.warehouse(settings)

@@ -16,7 +16,7 @@ import typer
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from app.console import make_console
+from app.console import cli_settings, make_console
 from app.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -70,8 +70,6 @@ def schedule(
     show: int = typer.Option(0, "--show", min=0, max=50, help="only print the next N run times and exit"),
 ) -> None:
     """Run a cycle on a schedule; each stops for approval (answer with `adcluster approvals`)."""
-    from app.run_cli import _settings
-
     trigger = parse_cron(cron)
     console = make_console()
     if show:
@@ -80,7 +78,7 @@ def schedule(
             at = trigger.get_next_fire_time(None, at + dt.timedelta(seconds=1))
             console.print(at.isoformat())
         return
-    settings = _settings()
+    settings = cli_settings()
     scheduler = BlockingScheduler(timezone=dt.UTC)
     scheduler.add_job(
         scheduled_cycle,

@@ -121,6 +121,11 @@ _META_TALK = re.compile(
 )
 
 
+def normal_words(text: str) -> str:
+    """Lower-case words separated by single spaces: the text that comparisons of copy look at."""
+    return re.sub(r"[^\w]+", " ", text.lower()).strip()
+
+
 def check_quality(headline: str, text: str) -> list[str]:
     """What makes copy unusable whatever the platform: it talks about the ad instead of the product,
     repeats itself, or shouts. Small models do all three."""
@@ -132,7 +137,7 @@ def check_quality(headline: str, text: str) -> list[str]:
         problems.append("echoes the instructions")
     if _FIRST_PERSON.search(text) or _FIRST_PERSON.search(headline):
         problems.append("speaks as a person, not as the brand")
-    if re.sub(r"\W+", " ", headline).strip().lower() == re.sub(r"\W+", " ", text).strip().lower():
+    if normal_words(headline) == normal_words(text):
         problems.append("the headline repeats the text")
     words = re.findall(r"\w+", both.lower())
     grams = [" ".join(words[i : i + 3]) for i in range(len(words) - 2)]

@@ -12,7 +12,6 @@ only when asked (`allow_template=True`) and the model gives nothing usable; the 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from difflib import SequenceMatcher
 from typing import Literal, Protocol, TypeVar
@@ -20,7 +19,7 @@ from typing import Literal, Protocol, TypeVar
 from pydantic import BaseModel, Field
 
 from prompts import load as load_prompt
-from tools.creative.copy_rules import LIMITS, Platform, check_copy, check_quality, repair_copy
+from tools.creative.copy_rules import LIMITS, Platform, check_copy, check_quality, normal_words, repair_copy
 from tools.creative.policy import check_policy
 from tools.creative.tags import PLATFORM_CTA, CtaType, Emotion, Language, Offer, Tags, Theme, verify_tags
 from tools.llm.errors import LLMError
@@ -116,12 +115,8 @@ class VariantBatch(BaseModel):
 Similarity = Callable[[str], Awaitable[float]]
 
 
-def _normal(text: str) -> str:
-    return re.sub(r"[^\w]+", " ", text.lower()).strip()
-
-
 def _text_similarity(a: str, b: str) -> float:
-    return SequenceMatcher(None, _normal(a), _normal(b)).ratio()
+    return SequenceMatcher(None, normal_words(a), normal_words(b)).ratio()
 
 
 def _existing_block(base: BaseCreative | None) -> str:
@@ -162,7 +157,7 @@ async def _is_duplicate(
     """A near-copy of what exists: the whole ad, or its main text alone (a new headline on the same
     text is not a new ad)."""
     for other_headline, other_text in seen:
-        if _normal(other_headline) in (_normal(headline), _normal(text)):
+        if normal_words(other_headline) in (normal_words(headline), normal_words(text)):
             return f"reuses the headline {other_headline[:60]!r}"
         whole = _text_similarity(f"{headline} {text}", f"{other_headline} {other_text}")
         body = _text_similarity(text, other_text) if min(len(text), len(other_text)) >= 20 else 0.0
