@@ -4,8 +4,10 @@ actions with the evidence behind each. The numbers come from the tools, never fr
 - Budgets: per account and currency, the curve allocator re-splits the same total across the budgets
   that are live (an ad set's own, or its campaign's), within the allocator's guardrails; a change
   smaller than `min_change_share` is not worth a learning-phase reset and is not proposed.
-- Creatives: per ad set with two or more ads, the creative report (Thompson posteriors on CTR with the
-  account's own prior) says keep, pause or re-activate, past its evidence thresholds.
+- Creatives: per ad set with two or more ads, the creative report says keep, pause or re-activate, past
+  its evidence thresholds. Its posteriors on CTR come from the shared-element model (headline, body,
+  image, CTA), which also learns from the account's other ads, when every ad's creative is in the
+  warehouse; otherwise from one Beta posterior per ad with the account's empirical-Bayes prior.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from agents.actions import Action, BudgetChange, EntityRef, Evidence, ExpectedEffect, StatusChange
-from storage.models import Ad
+from storage.models import Ad, Creative
 from tools.optimize.allocation import (
     AdSetHistory,
     AllocationError,
@@ -26,11 +28,13 @@ from tools.optimize.allocation import (
     Guardrails,
     campaign_history,
 )
-from tools.optimize.creatives import CreativeDay, CreativeState, Thresholds, creative_report
+from tools.optimize.creatives import CreativeDay, CreativeState, PastCreative, Thresholds, creative_report
 from tools.optimize.priors import empirical_bayes_prior
 from tools.optimize.rules_records import EntitySeries
 from tools.platforms.money import exponent
 from tools.rule_inputs import load_series
+
+MAX_PAST_CREATIVES = 200  # the account's most-seen other ads that inform the element model
 
 
 class AnalystConfig(BaseModel):
@@ -145,7 +149,13 @@ def _creative_actions(
     engine: Engine, ads: list[EntitySeries], config: AnalystConfig, until: dt.date, notes: list[str]
 ) -> list[Action]:
     with Session(engine) as session:
-        parent = {a.id: a.adset_id for a in session.exec(select(Ad))}
+        ad_rows = list(session.exec(select(Ad)))
+        contents = {
+            c.id: (c.headline or "", c.body or "", c.image_hash or "", c.call_to_action or "")
+            for c in session.exec(select(Creative))
+        }
+    parent = {a.id: a.adset_id for a in ad_rows}
+    elements = {a.id: contents[a.creative_id] for a in ad_rows if a.creative_id in contents}
     by_adset: dict[str, list[EntitySeries]] = defaultdict(list)
     by_account: dict[str, list[EntitySeries]] = defaultdict(list)
     for s in ads:
@@ -169,8 +179,22 @@ def _creative_actions(
             for d in m.days
         ]
         states = [CreativeState(ad_id=m.entity_id, active=m.status == "ACTIVE") for m in members]
+        known = all(m.entity_id in elements for m in members)
         report = creative_report(
-            days, states, priors[members[0].account_id], thresholds=config.creatives, today=until
+            days,
+            states,
+            priors[members[0].account_id],
+            thresholds=config.creatives,
+            today=until,
+            elements={m.entity_id: elements[m.entity_id] for m in members} if known else None,
+            history=_past_creatives(by_account[members[0].account_id], adset, parent, elements)
+            if known
+            else None,
+        )
+        source = (
+            "creative bandit (shared elements, account history)"
+            if report.model == "elements"
+            else "creative bandit (Thompson, account prior)"
         )
         series = {m.entity_id: m for m in members}
         for v in report.creatives:
@@ -192,7 +216,7 @@ def _creative_actions(
                     reason=f"{v.verdict}: {v.reason}",
                     evidence=[
                         Evidence(
-                            source="creative bandit (Thompson, account prior)",
+                            source=source,
                             summary=v.reason,
                             figures={
                                 "ctr_posterior_mean": v.posterior_mean,
@@ -209,6 +233,23 @@ def _creative_actions(
         if report.add_new_ad and report.add_new_reason:
             notes.append(f"ad set {adset}: {report.add_new_reason}")
     return actions
+
+
+def _past_creatives(
+    account_ads: list[EntitySeries], adset: str, parent: dict[str, str], elements: dict[str, tuple[str, ...]]
+) -> list[PastCreative]:
+    """The account's other ads with known creatives: evidence about the elements this ad set shares."""
+    past = [
+        PastCreative(
+            elements=elements[m.entity_id],
+            successes=sum(min(d.clicks, d.impressions) for d in m.days),
+            trials=sum(d.impressions for d in m.days),
+        )
+        for m in account_ads
+        if parent[m.entity_id] != adset and m.entity_id in elements
+    ]
+    past = [p for p in past if p.trials > 0]
+    return sorted(past, key=lambda p: -p.trials)[:MAX_PAST_CREATIVES]
 
 
 def analyse(engine: Engine, *, until: dt.date, config: AnalystConfig | None = None) -> Analysis:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -15,12 +16,20 @@ from sandbox.market.truth import TrueModel
 from sandbox.market.worldgen import build_world
 
 
+@dataclass(frozen=True)
+class CreativeTruth:
+    rates: np.ndarray  # the tested creatives' true CTRs
+    history_rates: np.ndarray  # the account's other creatives' true CTRs
+    elements: list[tuple[str, str, str, str]]  # (headline, body, image hash, CTA) per tested creative
+    history_elements: list[tuple[str, str, str, str]]
+
+
 def creative_ctrs(
     seed: int, count: int, *, centre: float, band: tuple[float, float] | None = None, history: int = 40
-) -> tuple[np.ndarray, np.ndarray]:
-    """(`count` creatives' true CTRs, `history` other creatives' CTRs from the same pools), scaled so that
-    the median creative's CTR is `centre`; the ratios between creatives are the market's. With `band`, the
-    tested creatives are drawn among those whose CTR falls inside it."""
+) -> CreativeTruth:
+    """`count` creatives' true CTRs and `history` other creatives' from the same pools, with their
+    elements, scaled so that the median creative's CTR is `centre`; the ratios between creatives are the
+    market's. With `band`, the tested creatives are drawn among those whose CTR falls inside it."""
     world = build_world(
         WorldConfig(
             seed=seed, today=dt.date(2026, 11, 25), accounts=1, ads=120, days=7, platforms=(Platform.META,)
@@ -50,4 +59,10 @@ def creative_ctrs(
         raise ValueError(f"seed {seed}: fewer than {count} creatives inside {band}")
     tested = np.flatnonzero(inside)[:count]
     rest = np.setdiff1d(np.arange(rates_arr.size), tested)[:history]
-    return rates_arr[tested], rates_arr[rest]
+    contents = [combos[k] for k in picked]
+    return CreativeTruth(
+        rates=rates_arr[tested],
+        history_rates=rates_arr[rest],
+        elements=[contents[i] for i in tested],
+        history_elements=[contents[i] for i in rest],
+    )

@@ -47,6 +47,8 @@ def test_creative_verdicts_respect_the_evidence_thresholds(synced: Engine) -> No
     assert statuses  # this world has clearly weaker ads with thousands of impressions
     for a in statuses:
         assert a.evidence[0].sample_size is not None
+        # The sandbox syncs every ad's creative, so the shared-element model with history is the one used.
+        assert a.evidence[0].source == "creative bandit (shared elements, account history)"
         if a.after == "PAUSED":
             assert a.evidence[0].sample_size >= 3000 and a.evidence[0].figures["prob_best"] < 0.02
     impossible = AnalystConfig(days=14, creatives={"min_impressions_to_pause": 10**9})

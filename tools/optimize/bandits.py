@@ -16,12 +16,12 @@ from scipy import special, stats
 DEFAULT_EXPLORATION = 0.3  # measured in benchmarks/optimizers.py: see the README's bandit figures
 
 
-def _check_arms(n_arms: int) -> None:
+def check_arms(n_arms: int) -> None:
     if not isinstance(n_arms, int | np.integer) or n_arms < 1:
         raise ValueError(f"n_arms must be a positive integer, got {n_arms!r}")
 
 
-def _check_counts(n_arms: int, arm: int, successes: float, trials: float) -> None:
+def check_counts(n_arms: int, arm: int, successes: float, trials: float) -> None:
     if not 0 <= arm < n_arms:
         raise ValueError(f"arm {arm} is out of range 0..{n_arms - 1}")
     if not (np.isfinite(successes) and np.isfinite(trials)):
@@ -47,7 +47,7 @@ class ThompsonSampling:
     failures: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
-        _check_arms(self.n_arms)
+        check_arms(self.n_arms)
         if not (self.prior_alpha > 0 and self.prior_beta > 0):
             raise ValueError("prior_alpha and prior_beta must be positive")
         if not 0 < self.discount <= 1:
@@ -92,7 +92,7 @@ class ThompsonSampling:
         self.update_counts(arm, reward, 1)
 
     def update_counts(self, arm: int, successes: float, trials: float) -> None:
-        _check_counts(self.n_arms, arm, successes, trials)
+        check_counts(self.n_arms, arm, successes, trials)
         self.successes[arm] += successes
         self.failures[arm] += trials - successes
 
@@ -116,7 +116,7 @@ class UCB1:
     trials: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
-        _check_arms(self.n_arms)
+        check_arms(self.n_arms)
         self.successes = np.zeros(self.n_arms)
         self.trials = np.zeros(self.n_arms)
 
@@ -134,7 +134,7 @@ class UCB1:
         self.update_counts(arm, reward, 1)
 
     def update_counts(self, arm: int, successes: float, trials: float) -> None:
-        _check_counts(self.n_arms, arm, successes, trials)
+        check_counts(self.n_arms, arm, successes, trials)
         self.successes[arm] += successes
         self.trials[arm] += trials
 
@@ -159,7 +159,7 @@ class EpsilonGreedy:
     trials: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
-        _check_arms(self.n_arms)
+        check_arms(self.n_arms)
         if not 0 <= self.epsilon <= 1:
             raise ValueError("epsilon must be in [0, 1]")
         self.successes = np.zeros(self.n_arms)
@@ -180,7 +180,7 @@ class EpsilonGreedy:
         self.update_counts(arm, reward, 1)
 
     def update_counts(self, arm: int, successes: float, trials: float) -> None:
-        _check_counts(self.n_arms, arm, successes, trials)
+        check_counts(self.n_arms, arm, successes, trials)
         self.successes[arm] += successes
         self.trials[arm] += trials
 

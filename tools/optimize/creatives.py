@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, model_validator
 from scipy import stats
 
 from tools.optimize.bandits import beta_expected_loss, beta_prob_best
+from tools.optimize.element_bandit import ElementHistory, ElementThompson, encode_elements
 from tools.optimize.priors import BetaPrior
 
 Verdict = Literal["keep", "pause", "reactivate"]
@@ -58,6 +59,20 @@ class Thresholds(BaseModel):
     )
 
 
+class PastCreative(BaseModel):
+    """One of the account's other creatives: its elements and its totals, evidence about those elements."""
+
+    elements: tuple[str, ...]
+    successes: float = Field(ge=0)
+    trials: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PastCreative:
+        if self.successes > self.trials:
+            raise ValueError("a past creative with more successes than trials")
+        return self
+
+
 class CreativeVerdict(BaseModel):
     ad_id: str
     active: bool
@@ -73,6 +88,9 @@ class CreativeVerdict(BaseModel):
 
 class CreativeReport(BaseModel):
     metric: Literal["ctr", "cvr"]
+    model: Literal["beta", "elements"] = Field(
+        description="beta: one Beta posterior per creative; elements: shared-element model with history"
+    )
     prior: BetaPrior
     creatives: list[CreativeVerdict]
     add_new_ad: bool
@@ -88,8 +106,14 @@ def creative_report(
     metric: Literal["ctr", "cvr"] = "ctr",
     thresholds: Thresholds | None = None,
     today: dt.date | None = None,
+    elements: dict[str, tuple[str, ...]] | None = None,
+    history: list[PastCreative] | None = None,
 ) -> CreativeReport:
-    """Posteriors with credible intervals, P(best), expected loss and a verdict per creative."""
+    """Posteriors with credible intervals, P(best), expected loss and a verdict per creative.
+
+    With `elements` (each creative's headline, body, image, CTA...), the posteriors come from the
+    shared-element model (`ElementThompson`), which also learns from the account's `history`; without,
+    from one Beta posterior per creative with the account's prior."""
     t = thresholds or Thresholds()
     if not states:
         raise ValueError("an ad set with no creatives has nothing to decide")
@@ -112,13 +136,21 @@ def creative_report(
         trials[i] += weight * n
         raw_imps[i] += d.impressions
         raw_clicks[i] += d.clicks
-    alpha = prior.alpha + succ
-    beta = prior.beta + (trials - succ)
-    means = alpha / (alpha + beta)
-    tail = (1 - t.credible_level) / 2
-    lo, hi = stats.beta.ppf(tail, alpha, beta), stats.beta.ppf(1 - tail, alpha, beta)
-    p_best = beta_prob_best(alpha, beta)
-    loss = beta_expected_loss(alpha, beta)
+    if elements is None:
+        alpha = prior.alpha + succ
+        beta = prior.beta + (trials - succ)
+        means = alpha / (alpha + beta)
+        tail = (1 - t.credible_level) / 2
+        lo, hi = stats.beta.ppf(tail, alpha, beta), stats.beta.ppf(1 - tail, alpha, beta)
+        p_best = beta_prob_best(alpha, beta)
+        loss = beta_expected_loss(alpha, beta)
+    else:
+        model = _element_model(ids, elements, history or [], prior)
+        for i in range(len(ids)):
+            model.update_counts(i, succ[i], trials[i])
+        means = model.rate_mean()
+        lo, hi = model.rate_interval(t.credible_level)
+        p_best, loss = model.prob_best(), model.expected_loss()
     best = int(np.argmax(means))
     exposure = raw_imps if metric == "ctr" else raw_clicks
     live = [s.active for s in states]
@@ -173,6 +205,7 @@ def creative_report(
     settled = live[best] and p_best[best] >= t.add_new_when_best_prob
     return CreativeReport(
         metric=metric,
+        model="beta" if elements is None else "elements",
         prior=prior,
         creatives=verdicts,
         add_new_ad=bool(settled),
@@ -180,4 +213,25 @@ def creative_report(
             f"{ids[best]} is best with P {p_best[best]:.2f}: test a new ad against it" if settled else None
         ),
         needs_more_data=bool(exposure.sum() < t.min_impressions_to_pause),
+    )
+
+
+def _element_model(
+    ids: list[str], elements: dict[str, tuple[str, ...]], history: list[PastCreative], prior: BetaPrior
+) -> ElementThompson:
+    missing = [a for a in ids if a not in elements]
+    if missing:
+        raise ValueError(f"no elements for {', '.join(missing)}")
+    arms, past, sizes = encode_elements([elements[a] for a in ids], [h.elements for h in history])
+    return ElementThompson(
+        elements=arms,
+        sizes=sizes,
+        prior_rate=prior.mean,
+        history=ElementHistory(
+            elements=past,
+            successes=np.array([h.successes for h in history]),
+            trials=np.array([h.trials for h in history]),
+        )
+        if history
+        else None,
     )
