@@ -48,7 +48,7 @@ def as_json(obj: Any) -> Any:
         (
             "creative_bandit_report",
             {"days", "states"},
-            {"prior_history", "default_rate", "metric", "thresholds", "today"},
+            {"prior_history", "default_rate", "metric", "thresholds", "today", "elements"},
         ),
         (
             "detect_creative_fatigue",
@@ -115,6 +115,15 @@ def test_creative_bandit_report_is_the_report_under_the_empirical_bayes_prior(
         {"days": dump(days), "states": dump(states), "metric": "cvr"}
     )
     assert plain["prior"]["basis"] == "default" and plain["metric"] == "cvr"
+    # With elements: the shared-element model, learning from the past creatives that carry theirs.
+    elements = {"a": ("h1", "i1"), "b": ("h2", "i1"), "c": ("h2", "i2")}
+    past = [{"impressions": n, "clicks": c, "elements": ["h2", "old"]} for n, c in history[:3]]
+    shared = tools["creative_bandit_report"].invoke(
+        {"days": dump(days), "states": dump(states), "prior_history": past, "elements": elements}
+    )
+    assert shared["model"] == "elements" and out["model"] == "beta"
+    assert [v["ad_id"] for v in shared["creatives"]] == ["a", "b", "c"]
+    assert max(shared["creatives"], key=lambda v: v["prob_best"])["ad_id"] == "a"
 
 
 def test_detect_creative_fatigue_is_the_regression_verdict(tools: dict[str, BaseTool]) -> None:

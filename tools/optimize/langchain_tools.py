@@ -26,7 +26,14 @@ from tools.optimize.allocation import (
     Guardrails,
     Proposal,
 )
-from tools.optimize.creatives import CreativeDay, CreativeReport, CreativeState, Thresholds, creative_report
+from tools.optimize.creatives import (
+    CreativeDay,
+    CreativeReport,
+    CreativeState,
+    PastCreative,
+    Thresholds,
+    creative_report,
+)
 from tools.optimize.dco_report import ComboDay, DcoReport, dco_report
 from tools.optimize.fatigue import FatigueDay, FatigueVerdict, detect_fatigue
 from tools.optimize.priors import empirical_bayes_prior
@@ -46,11 +53,13 @@ def _default(fn: Callable[..., object], name: str) -> Any:
 
 
 class CreativeTotals(BaseModel):
-    """One of the account's other creatives, summed over its life: the prior's evidence."""
+    """One of the account's other creatives, summed over its life: the prior's evidence, and with its
+    elements, evidence about the elements it shares with this ad set's creatives."""
 
     impressions: int = Field(ge=0)
     clicks: int = Field(ge=0)
     conversions: int = Field(default=0, ge=0)
+    elements: tuple[str, ...] | None = Field(default=None, description="as in `elements` of the input")
 
 
 class CreativeBanditInput(BaseModel):
@@ -65,6 +74,11 @@ class CreativeBanditInput(BaseModel):
     metric: Literal["ctr", "cvr"] = Field(default="ctr", description="click rate, or conversions per click")
     thresholds: Thresholds = Field(default_factory=Thresholds, description="evidence a verdict needs")
     today: dt.date | None = Field(default=None, description="day the evidence is aged to; default its last")
+    elements: dict[str, tuple[str, ...]] | None = Field(
+        default=None,
+        description="per ad id, its creative's elements in a fixed order (headline, body, image, CTA): "
+        "creatives that share elements share evidence; none: one independent posterior per creative",
+    )
 
 
 def _creative_bandit_report(req: CreativeBanditInput) -> CreativeReport:
@@ -74,8 +88,20 @@ def _creative_bandit_report(req: CreativeBanditInput) -> CreativeReport:
     ]
     successes, trials = np.array(pairs, dtype=float).reshape(-1, 2).T
     prior = empirical_bayes_prior(successes, trials, default_rate=req.default_rate)
+    history = [
+        PastCreative(elements=t.elements, successes=s, trials=n)
+        for t, s, n in zip(req.prior_history, successes, trials, strict=True)
+        if t.elements is not None
+    ]
     return creative_report(
-        req.days, req.states, prior, metric=req.metric, thresholds=req.thresholds, today=req.today
+        req.days,
+        req.states,
+        prior,
+        metric=req.metric,
+        thresholds=req.thresholds,
+        today=req.today,
+        elements=req.elements,
+        history=history if req.elements is not None else None,
     )
 
 
