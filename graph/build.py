@@ -1,4 +1,6 @@
-"""The wiring, as the diagram reads: perceive -> analyse -> plan -> (approve) -> execute -> report."""
+"""The wiring, as the diagram reads: a scheduled cycle runs perceive -> analyse -> plan -> (approve) ->
+execute -> report; a chat request enters at the router (`chat`), which answers from the warehouse and
+ends, sends its proposals to plan, or starts the full cycle."""
 
 from __future__ import annotations
 
@@ -13,13 +15,15 @@ from graph.state import CycleState
 
 def build(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
     g = StateGraph(CycleState, context_schema=CycleContext)
+    g.add_node("chat", nodes.chat)
     g.add_node("perceive", nodes.perceive)
     g.add_node("analyse", nodes.analyse)
     g.add_node("plan", nodes.plan)
     g.add_node("approve", nodes.approve)
     g.add_node("execute", nodes.execute)
     g.add_node("report", nodes.report)
-    g.add_edge(START, "perceive")
+    g.add_conditional_edges(START, nodes.route_start, ["chat", "perceive"])
+    g.add_conditional_edges("chat", nodes.route_after_chat, ["perceive", "plan", END])
     g.add_edge("perceive", "analyse")
     g.add_edge("analyse", "plan")
     g.add_conditional_edges("plan", nodes.route_after_plan, ["approve", "execute"])

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from agents.actions import Action
 from agents.analyst import AnalystConfig
 from agents.planner import PlanItem
+from tools.llm.client import LLMClient
 
 Guard = Callable[[Sequence[Action]], list[PlanItem]]  # the guardrails (and the auto-approval policy)
 Executor = Callable[[Sequence[Action]], Awaitable[list[dict[str, Any]]]]  # applies approved actions
@@ -31,3 +32,6 @@ class CycleContext:
     analyst: AnalystConfig = field(default_factory=AnalystConfig)
     fx: dict[str, Decimal] = field(default_factory=lambda: {"USD": Decimal(1)})
     reporting_currency: str = "USD"
+    llm: LLMClient | None = None  # for chat requests; a cycle without a request needs none
+    platforms: Sequence[str] = ("meta", "x", "tiktok")
+    summarise_answers: bool = True  # let the model lead an answer with a summary (numbers checked)

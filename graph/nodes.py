@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from langgraph.graph import END
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 from pydantic import TypeAdapter
 
 from agents.actions import Action, BidChange, BudgetChange
 from agents.analyst import analyse as run_analyst
+from agents.chat import ChatError, ChatOutcome, route, run_tool, summarise
 from agents.perception import snapshot
 from agents.planner import PlanItem
 from graph.context import CycleContext
@@ -24,10 +26,65 @@ def _actions(rows: list[dict[str, Any]]) -> list[Action]:
     return [_ACTION.validate_python(r) for r in rows]
 
 
+# What one turn produces; cleared when a new turn starts on the same thread.
+_TURN_RESET: dict[str, Any] = {"proposals": [], "plan": [], "decisions": [], "results": [], "notes": []}
+
+
+def route_start(state: CycleState) -> Literal["chat", "perceive"]:
+    return "chat" if state.get("request") else "perceive"
+
+
+async def chat(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str, Any]:
+    """The router: the request becomes one validated tool call and that tool's result."""
+    ctx = runtime.context
+    request = state.get("request") or ""
+    reset = {**_TURN_RESET, "summary": "", "answer": None}
+    try:
+        if ctx.llm is None:
+            raise ChatError("no language model is configured for chat (see ADCLUSTER_LLM_* settings)")
+        choice = await route(ctx.llm, request, today=ctx.until, platforms=ctx.platforms)
+        outcome = run_tool(
+            ctx.engine,
+            choice,
+            request=request,
+            until=ctx.until,
+            fx=ctx.fx,
+            reporting_currency=ctx.reporting_currency,
+        )
+    except ChatError as exc:
+        outcome = ChatOutcome(tool="none", arguments={}, answer=f"Not done: {exc}")
+        return {**reset, "chat": outcome.model_dump(mode="json"), "answer": outcome.answer}
+    answer = outcome.answer
+    if (
+        ctx.summarise_answers
+        and ctx.llm is not None
+        and outcome.tool in ("explain_change", "show_performance")
+    ):
+        lead, dropped = await summarise(ctx.llm, outcome.answer)
+        if lead:
+            answer = f"{lead}\n\n{outcome.answer}"
+        if dropped:
+            outcome.notes.append(dropped)
+    return {
+        **reset,
+        "chat": outcome.model_dump(mode="json"),
+        "answer": answer,
+        "proposals": outcome.proposals,
+        "notes": outcome.notes,
+    }
+
+
+def route_after_chat(state: CycleState) -> str:
+    outcome = state.get("chat") or {}
+    if outcome.get("wants_cycle"):
+        return "perceive"
+    return "plan" if outcome.get("proposals") else END
+
+
 async def perceive(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str, Any]:
     ctx = runtime.context
     snap = snapshot(ctx.engine, until=ctx.until, fx=ctx.fx, reporting_currency=ctx.reporting_currency)
-    return {"snapshot": snap.model_dump(mode="json")}
+    return {**_TURN_RESET, "summary": "", "snapshot": snap.model_dump(mode="json")}
 
 
 async def analyse(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str, Any]:

@@ -32,3 +32,5 @@ class CycleState(TypedDict, total=False):
     decisions: list[dict[str, Any]]  # Decision JSON
     results: list[dict[str, Any]]
     summary: str
+    chat: dict[str, Any] | None  # ChatOutcome JSON of the turn, None for a scheduled cycle
+    answer: str | None  # the chat turn's answer, rendered from tool results

@@ -166,7 +166,11 @@ def test_unknown_or_doubled_answers_are_refused_and_the_thread_still_waits(
 def test_the_wiring_reads_as_the_diagram() -> None:
     mermaid = build().get_graph().draw_mermaid()
     for edge in (
-        "__start__ --> perceive",
+        "__start__ -.-> perceive",
+        "__start__ -.-> chat",
+        "chat -.-> plan",
+        "chat -.-> perceive",
+        "chat -.-> __end__",
         "perceive --> analyse",
         "analyse --> plan",
         "approve --> execute",

@@ -393,6 +393,7 @@ def _propose(
             platform_id=target.platform_id,
             platform=s.platform,
             account_id=s.account_id,
+            account_platform_id=s.account_platform_id,
             currency=s.currency,
             triggered_by=s.entity_id,
             current_micros=target.current,

@@ -93,6 +93,7 @@ class RuleProposal(BaseModel):
     platform_id: str
     platform: str
     account_id: str
+    account_platform_id: str = Field(default="", description="the platform's id of the account")
     currency: str
     triggered_by: str = Field(
         description="entity whose figures met the conditions (may differ from entity_id)"

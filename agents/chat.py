@@ -1,0 +1,312 @@
+"""The chat router: a marketer's request becomes one typed tool call, chosen by the LLM and validated, and
+the tool's deterministic answer (proposals that wait for approval, or figures from the warehouse).
+
+The model chooses a tool and fills its arguments; it never produces a number that is acted on:
+
+- the arguments are validated by the tool's pydantic schema (`LLMClient.choose_tool`);
+- every number in them must appear in the request itself (or be the field's default), so a threshold or
+  an amount comes from the person, not from the model;
+- answers are rendered from the tools' results; a summary the model writes is kept only if every number
+  in it is one of those results, else it is dropped and the reason shown.
+
+Text from the platforms (ad names, copy) reaches the model only inside tool results, marked as data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine
+
+from agents.actions import Action, EntityRef, Evidence, StatusChange
+from prompts import load as load_prompt
+from tools.explain import ExplainedMetric, explain_change
+from tools.llm.client import LLMClient
+from tools.llm.errors import LLMError
+from tools.llm.tool_choice import ToolChoice, ToolSpec
+from tools.optimize.rules import evaluate
+from tools.optimize.rules_language import Condition, Rule, RuleAction
+from tools.optimize.rules_records import RuleProposal
+from tools.reporting import performance
+from tools.rule_inputs import load_series
+
+ChatPlatform = Literal["meta", "x", "tiktok"]
+FilterMetric = Literal[
+    "ctr", "cvr", "cpa", "cpc", "cpm", "roas", "spend", "conversions", "clicks", "impressions"
+]
+MAX_REQUEST_CHARS = 2_000
+_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:[.,]\d+)*(?:\.\d+)?")
+
+
+class ChatError(ValueError):
+    """A request the router cannot serve; the message says why and nothing was proposed."""
+
+
+class PauseWhere(BaseModel):
+    """Pause every ad (or ad set, or campaign) whose metric over the last days meets a condition, e.g.
+    "pause every X ad with CTR under 0.5% in the last 7 days". The pauses wait for approval."""
+
+    platform: ChatPlatform | Literal["all"] = Field(description="meta, x, tiktok, or all")
+    level: Literal["ad", "adset", "campaign"] = Field(default="ad", description="what to pause")
+    metric: FilterMetric = Field(description="ctr and cvr in percent; cpa, cpc, cpm and spend in money")
+    op: Literal["<", "<=", ">", ">="] = Field(description="< for under/below, > for over/above")
+    value: float = Field(ge=0, description="the threshold exactly as the request says it")
+    days: int = Field(default=7, ge=1, le=90, description="the window, ending yesterday")
+
+
+class ExplainChange(BaseModel):
+    """Why a platform's metric rose or fell over the last days against the days before, e.g. "why did
+    TikTok CPA rise this week?": the funnel factors and the campaigns that moved it."""
+
+    platform: ChatPlatform
+    metric: ExplainedMetric = Field(description="cpa, cpc, cpm, ctr, cvr, roas, spend or conversions")
+    days: int = Field(default=7, ge=1, le=90, description="length of each compared period")
+
+
+class ShowPerformance(BaseModel):
+    """Spend, results, CPA and ROAS per platform over the last days, e.g. "how are we doing?"."""
+
+    days: int = Field(default=7, ge=1, le=365)
+
+
+class Optimise(BaseModel):
+    """Look at every account and propose budget and creative changes with the optimizers, e.g. "what
+    should I change?" or "optimise my budgets". The changes wait for approval."""
+
+
+CHAT_TOOLS: dict[str, type[BaseModel]] = {
+    "pause_where": PauseWhere,
+    "explain_change": ExplainChange,
+    "show_performance": ShowPerformance,
+    "optimise": Optimise,
+}
+
+
+def chat_tools() -> list[ToolSpec]:
+    return [
+        ToolSpec(name=name, description=(model.__doc__ or "").strip(), args=model)
+        for name, model in CHAT_TOOLS.items()
+    ]
+
+
+class ChatOutcome(BaseModel):
+    tool: str
+    arguments: dict[str, Any]
+    proposals: list[dict[str, Any]] = Field(default_factory=list, description="Action JSON")
+    answer: str
+    notes: list[str] = Field(default_factory=list)
+    wants_cycle: bool = Field(default=False, description="the request asks for the optimizers' cycle")
+
+
+# -- grounding ---------------------------------------------------------------------------------------
+
+
+def numbers_in(text: str) -> set[Decimal]:
+    """The numbers written in a text ("1,200" and "0.5%" included), as Decimals."""
+    found: set[Decimal] = set()
+    for token in _NUMBER.findall(text):
+        for candidate in (token.replace(",", ""), token.replace(",", ".")):
+            try:
+                found.add(Decimal(candidate).normalize())
+            except InvalidOperation:
+                continue
+    return found
+
+
+def ungrounded_numbers(arguments: BaseModel, request: str) -> list[str]:
+    """Numeric arguments that are neither in the request nor the field's default."""
+    stated = numbers_in(request)
+    bad = []
+    for name, field in type(arguments).model_fields.items():
+        value = getattr(arguments, name)
+        if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+            continue
+        if value == field.default:
+            continue
+        if Decimal(str(value)).normalize() not in stated:
+            bad.append(f"{name}={value}")
+    return bad
+
+
+def ungrounded_text(text: str, facts: str) -> list[str]:
+    """Numbers in a model's text that are not in the facts it was given."""
+    known = numbers_in(facts)
+    return sorted(format(n, "f") for n in numbers_in(text) - known)
+
+
+# -- routing ------------------------------------------------------------------------------------------
+
+
+async def route(llm: LLMClient, request: str, *, today: dt.date, platforms: Sequence[str]) -> ToolChoice:
+    """The tool and arguments for a request. A choice with a number the request does not contain is
+    shown back to the model once with the reason; a second such choice is refused."""
+    text = request.strip()
+    if not text:
+        raise ChatError("the request is empty")
+    if len(text) > MAX_REQUEST_CHARS:
+        raise ChatError(f"the request is {len(text):,} characters; at most {MAX_REQUEST_CHARS:,} are read")
+    system = load_prompt("chat_router").format(today=today.isoformat(), platforms=", ".join(platforms))
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": system},
+        {"role": "user", "content": text},
+    ]
+    for attempt in (1, 2):
+        try:
+            choice = await llm.choose_tool(messages, chat_tools(), purpose="chat_router")
+        except LLMError as exc:
+            raise ChatError(f"the model could not route the request: {str(exc).splitlines()[0]}") from exc
+        bad = ungrounded_numbers(choice.arguments, text)
+        if not bad:
+            return choice
+        reason = (
+            f"{', '.join(bad)} {'is' if len(bad) == 1 else 'are'} not in the request; use only numbers the "
+            "request states, or leave the default"
+        )
+        if attempt == 2:
+            raise ChatError(f"the model's {choice.name} call was refused: {reason}")
+        messages += [
+            {"role": "assistant", "content": choice.arguments.model_dump_json()},
+            {"role": "user", "content": f"That call cannot be used: {reason}. Choose again."},
+        ]
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+# -- the tools ----------------------------------------------------------------------------------------
+
+
+def _status_action(p: RuleProposal, request: str) -> Action:
+    assert p.proposed_status is not None and p.current_status in ("ACTIVE", "PAUSED")
+    summary = "; ".join(f.text for f in p.figures)
+    return StatusChange(
+        entity=EntityRef(
+            platform=p.platform,  # type: ignore[arg-type]
+            account_id=p.account_platform_id or p.account_id,
+            level=p.level,
+            platform_id=p.platform_id,
+            name=p.entity_name,
+        ),
+        before=p.current_status,  # type: ignore[arg-type]
+        after=p.proposed_status,
+        reason=p.reason,
+        proposed_by="chat",
+        evidence=[
+            Evidence(
+                source=f"chat request: {request[:120]}",
+                summary=summary,
+                figures={f"{f.metric}_{f.first_day}_{f.last_day}": str(f.value) for f in p.figures},
+            )
+        ],
+    )
+
+
+def pause_where(
+    engine: Engine, args: PauseWhere, *, until: dt.date, request: str
+) -> tuple[list[Action], list[str]]:
+    """The request as a one-off rule on the warehouse's figures (the rules engine's own semantics: sums
+    over the window, a cost with no result counts as at least the spend)."""
+    rule = Rule(
+        name="chat",
+        level=args.level,
+        platforms=None if args.platform == "all" else [args.platform],
+        conditions=[
+            Condition(metric=args.metric, op=args.op, value=Decimal(str(args.value)), days=args.days)
+        ],
+        action=RuleAction(kind="pause"),
+        cooldown_hours=0,
+    )
+    series = load_series(engine, args.level, until - dt.timedelta(days=args.days - 1), until)
+    result = evaluate([rule], series, now=dt.datetime.now(dt.UTC))
+    notes = [s.reason if s.entity is None else f"{s.entity}: {s.reason}" for s in result.skipped]
+    return [_status_action(p, request) for p in result.proposals], notes
+
+
+def _performance_text(
+    engine: Engine, days: int, until: dt.date, fx: dict[str, Decimal], currency: str
+) -> str:
+    first, last, rows = performance(engine, days=days, until=until, fx=fx, reporting_currency=currency)
+    if not rows:
+        return f"The warehouse has no figures for {first}..{last}."
+    lines = [f"{first}..{last}, money in {currency}:"]
+    for r in rows:
+        cpa = (r.spend_reporting / r.conversions).quantize(Decimal("0.01")) if r.conversions else None
+        roas = (
+            (r.value_reporting / r.spend_reporting).quantize(Decimal("0.01")) if r.spend_reporting else None
+        )
+        lines.append(
+            f"- {r.platform}: spend {r.spend_reporting}, {r.conversions} conversions, "
+            f"CPA {cpa if cpa is not None else 'n/a'}, ROAS {roas if roas is not None else 'n/a'}, "
+            f"CTR {r.ctr}%"
+        )
+    return "\n".join(lines)
+
+
+def run_tool(
+    engine: Engine,
+    choice: ToolChoice,
+    *,
+    request: str,
+    until: dt.date,
+    fx: dict[str, Decimal],
+    reporting_currency: str,
+) -> ChatOutcome:
+    """The chosen tool's deterministic result."""
+    args = choice.arguments
+    base = {"tool": choice.name, "arguments": args.model_dump(mode="json")}
+    if isinstance(args, PauseWhere):
+        actions, notes = pause_where(engine, args, until=until, request=request)
+        where = "every platform" if args.platform == "all" else args.platform
+        answer = (
+            f"{len(actions)} {args.level}(s) on {where} with {args.metric.upper()} {args.op} {args.value} "
+            f"over the {args.days} days to {until}: each pause waits for your approval."
+            if actions
+            else f"No active {args.level} on {where} has {args.metric.upper()} {args.op} {args.value} "
+            f"over the {args.days} days to {until}: nothing to pause."
+        )
+        return ChatOutcome(
+            **base, proposals=[a.model_dump(mode="json") for a in actions], answer=answer, notes=notes
+        )
+    if isinstance(args, ExplainChange):
+        try:
+            explanation = explain_change(
+                engine,
+                platform=args.platform,
+                metric=args.metric,
+                until=until,
+                days=args.days,
+                fx=fx,
+                reporting_currency=reporting_currency,
+            )
+        except ValueError as exc:
+            return ChatOutcome(**base, answer=str(exc))
+        return ChatOutcome(**base, answer=explanation.text())
+    if isinstance(args, ShowPerformance):
+        return ChatOutcome(**base, answer=_performance_text(engine, args.days, until, fx, reporting_currency))
+    if isinstance(args, Optimise):
+        return ChatOutcome(**base, answer="Running the optimizers on every account.", wants_cycle=True)
+    raise ChatError(f"no handler for tool {choice.name}")  # pragma: no cover: CHAT_TOOLS is closed
+
+
+async def summarise(llm: LLMClient, findings: str) -> tuple[str | None, str | None]:
+    """(a short summary by the model, None) or (None, why it was dropped): a summary that quotes a number
+    the findings do not contain is not shown."""
+    try:
+        done = await llm.complete(
+            [{"role": "user", "content": load_prompt("chat_summary").format(findings=findings)}],
+            purpose="chat_summary",
+            temperature=0.0,
+            max_tokens=120,
+        )
+    except LLMError as exc:
+        return None, f"no summary: {str(exc).splitlines()[0]}"
+    text = done.text.strip()
+    if not text:
+        return None, "no summary: the model answered nothing"
+    bad = ungrounded_text(text, findings)
+    if bad:
+        return None, f"the model's summary was dropped: it quoted {', '.join(bad)}, which no result contains"
+    return text, None

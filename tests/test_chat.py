@@ -1,0 +1,226 @@
+"""Chat through the graph with a scripted model: the model only chooses a tool and its arguments; the
+proposals and figures come from the warehouse, and nothing is applied before approval."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from agents.chat import PauseWhere, numbers_in, ungrounded_numbers, ungrounded_text
+from app.cli import app
+from app.sandbox_runner import running_sandbox
+from graph.build import build
+from sandbox.market.market import Market
+from tests.conftest import small_config
+from tests.test_graph import Fakes
+from tools.explain import explain_change
+from tools.llm.fake import FakeChatServer, Reply
+from tools.rule_inputs import load_series
+
+UNTIL = dt.date(2026, 11, 24)
+FX = {"USD": Decimal(1), "EUR": Decimal("0.92"), "GBP": Decimal("0.79"), "JPY": Decimal(150)}
+
+
+@pytest.fixture
+def three_platforms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: Engine) -> Iterator[Engine]:
+    market = Market(small_config(seed=9, accounts=1, ads=20, days=14))
+    with running_sandbox(market) as url:
+        monkeypatch.setenv("ADCLUSTER_SANDBOX_URL", url)
+        monkeypatch.setenv("ADCLUSTER_PLATFORMS", '["meta", "x", "tiktok"]')
+        monkeypatch.setenv("ADCLUSTER_DATA_DIR", str(tmp_path / "data"))
+        monkeypatch.setenv("ADCLUSTER_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+        assert CliRunner().invoke(app, ["sync", "--days", "14"]).exit_code == 0
+        yield engine
+
+
+def _turn(fake: FakeChatServer, engine: Engine, request: str, fakes: Fakes, thread: str = "chat") -> Any:
+    async def go() -> tuple[dict[str, Any], Any]:
+        async with fake.client() as llm:
+            ctx = fakes.context(engine)
+            ctx.llm = llm
+            graph = build(InMemorySaver())
+            config = {"configurable": {"thread_id": thread}}
+            first = await graph.ainvoke({"request": request}, config, context=ctx)
+            return first, (graph, config, ctx)
+
+    return asyncio.run(go())
+
+
+def _x_ads_with_low_ctr(engine: Engine, threshold: Decimal, days: int) -> set[str]:
+    """The expected answer, straight from the warehouse: active X ads whose summed CTR is below."""
+    out = set()
+    for s in load_series(engine, "ad", UNTIL - dt.timedelta(days=days - 1), UNTIL):
+        rows = [d for d in s.days if UNTIL - dt.timedelta(days=days - 1) <= d.day <= UNTIL]
+        imps, clicks = sum(d.impressions for d in rows), sum(d.clicks for d in rows)
+        if s.platform == "x" and s.status == "ACTIVE" and imps and Decimal(100 * clicks) / imps < threshold:
+            out.add(s.platform_id)
+    return out
+
+
+def test_pause_every_x_ad_under_a_ctr_yields_exactly_those_pauses_waiting_for_approval(
+    three_platforms: Engine,
+) -> None:
+    request = "pause every X ad with CTR under 0.5% in the last 7 days"
+    args = {"platform": "x", "metric": "ctr", "op": "<", "value": 0.5, "days": 7}
+    fake = FakeChatServer([Reply.tool("pause_where", args)])
+    fakes = Fakes()
+    first, _ = _turn(fake, three_platforms, request, fakes)
+    expected = _x_ads_with_low_ctr(three_platforms, Decimal("0.5"), 7)
+    assert expected, "the seeded world has X ads under 0.5% CTR"
+    (question,) = first["__interrupt__"]
+    proposed = question.value["proposals"]
+    assert {p["action"]["entity"]["platform_id"] for p in proposed} == expected
+    assert all(
+        p["action"]["after"] == "PAUSED" and p["action"]["entity"]["platform"] == "x" for p in proposed
+    )
+    assert all(p["action"]["proposed_by"] == "chat" for p in proposed)
+    assert fakes.executed == []  # waiting: nothing applied
+    assert first["answer"].startswith(f"{len(expected)} ad(s) on x with CTR < 0.5")
+    # The model was shown the four tools and the request as the user's message.
+    sent = fake.requests[0]
+    assert {t["function"]["name"] for t in sent.tools} == {
+        "pause_where",
+        "explain_change",
+        "show_performance",
+        "optimise",
+    }
+    assert sent.messages[-1]["content"] == request
+
+
+def test_approving_a_chat_proposal_applies_it_and_rejecting_applies_nothing(three_platforms: Engine) -> None:
+    request = "pause every X ad with CTR under 0.5% in the last 7 days"
+    args = {"platform": "x", "metric": "ctr", "op": "<", "value": 0.5}
+    fakes = Fakes()
+
+    async def go() -> dict[str, Any]:
+        fake = FakeChatServer([Reply.tool("pause_where", args)])
+        async with fake.client() as llm:
+            ctx = fakes.context(three_platforms)
+            ctx.llm = llm
+            graph = build(InMemorySaver())
+            config = {"configurable": {"thread_id": "t"}}
+            first = await graph.ainvoke({"request": request}, config, context=ctx)
+            ids = [p["action"]["id"] for p in first["__interrupt__"][0].value["proposals"]]
+            decisions = [{"id": ids[0], "decision": "approve"}] + [
+                {"id": i, "decision": "reject"} for i in ids[1:]
+            ]
+            return await graph.ainvoke(Command(resume={"decisions": decisions}), config, context=ctx) | {
+                "ids": ids
+            }
+
+    done = asyncio.run(go())
+    assert [a.id for a in fakes.executed] == done["ids"][:1]
+
+
+def test_why_did_tiktok_cpa_rise_answers_with_the_warehouses_figures(three_platforms: Engine) -> None:
+    fake = FakeChatServer(
+        [
+            Reply.tool("explain_change", {"platform": "tiktok", "metric": "cpa"}),
+            Reply(content="TikTok CPA moved mostly on the funnel; see the figures."),
+        ]
+    )
+    first, _ = _turn(fake, three_platforms, "why did TikTok CPA rise this week?", Fakes())
+    assert "__interrupt__" not in first and first["proposals"] == []
+    truth = explain_change(
+        three_platforms, platform="tiktok", metric="cpa", until=UNTIL, days=7, fx=FX, reporting_currency="USD"
+    )
+    # Every figure of the answer is the warehouse's, and the sums behind them are the warehouse's too.
+    assert truth.text() in first["answer"] and first["answer"].startswith("TikTok CPA moved")
+    assert f"{truth.before.cpa}" in first["answer"] and f"{truth.after.cpa}" in first["answer"]
+    spend = sum(
+        d.spend_micros
+        for s in load_series(three_platforms, "campaign", UNTIL - dt.timedelta(days=6), UNTIL)
+        if s.platform == "tiktok"
+        for d in s.days
+        if d.day >= UNTIL - dt.timedelta(days=6)
+    )
+    assert truth.after.spend > 0 and spend > 0
+    shares = [f.share_of_change_pct for f in truth.factors]
+    assert all(s is not None for s in shares) and abs(sum(shares) - 100) < Decimal("0.5")  # type: ignore[arg-type]
+
+
+def test_a_summary_quoting_a_number_no_result_contains_is_dropped(three_platforms: Engine) -> None:
+    fake = FakeChatServer(
+        [
+            Reply.tool("explain_change", {"platform": "tiktok", "metric": "cpa"}),
+            Reply(content="TikTok CPA rose 312.7% because of Black Friday."),
+        ]
+    )
+    first, _ = _turn(fake, three_platforms, "why did TikTok CPA rise this week?", Fakes())
+    assert "312.7" not in first["answer"] and first["answer"].startswith("tiktok CPA")
+    assert any("dropped" in n and "312.7" in n for n in first["notes"])
+
+
+def test_a_tool_call_with_a_number_the_request_does_not_contain_is_asked_again_then_refused(
+    three_platforms: Engine,
+) -> None:
+    invented = {"platform": "x", "metric": "ctr", "op": "<", "value": 2.5}
+    fake = FakeChatServer([Reply.tool("pause_where", invented), Reply.tool("pause_where", invented)])
+    fakes = Fakes()
+    first, _ = _turn(fake, three_platforms, "pause the weak X ads", fakes)
+    assert first["answer"].startswith("Not done: the model's pause_where call was refused: value=2.5")
+    assert first["proposals"] == [] and "__interrupt__" not in first and fakes.executed == []
+    assert "not in the request" in fake.requests[1].messages[-1]["content"]  # shown the reason once
+    # Corrected on the second answer: taken.
+    fixed = FakeChatServer(
+        [Reply.tool("pause_where", invented), Reply.tool("pause_where", {**invented, "value": 0.4})]
+    )
+    second, _ = _turn(fixed, three_platforms, "pause X ads with CTR below 0.4%", Fakes())
+    assert second["chat"]["arguments"]["value"] == 0.4
+
+
+def test_malformed_tool_calls_and_a_failing_model_end_the_turn_with_a_clear_message(
+    three_platforms: Engine,
+) -> None:
+    bad = FakeChatServer(then=Reply.tool("pause_where", {"platform": "myspace"}))
+    first, _ = _turn(bad, three_platforms, "pause everything on myspace", Fakes())
+    assert first["answer"].startswith("Not done: the model could not route the request")
+    from tools.llm.fake import Fail
+
+    down = FakeChatServer(then=Fail(status=401, message="bad key"))
+    second, _ = _turn(down, three_platforms, "how are we doing?", Fakes())
+    assert second["answer"].startswith("Not done: the model could not route the request")
+    empty, _ = _turn(FakeChatServer(), three_platforms, "   ", Fakes())
+    assert empty["answer"] == "Not done: the request is empty"
+
+
+def test_optimise_runs_the_full_cycle_and_show_performance_answers_from_the_warehouse(
+    three_platforms: Engine,
+) -> None:
+    fakes = Fakes()
+    cycle, _ = _turn(
+        FakeChatServer([Reply.tool("optimise", {})]), three_platforms, "what should I change?", fakes
+    )
+    assert cycle["snapshot"] and cycle["__interrupt__"]  # perceive -> analyse -> plan -> approve
+    perf, _ = _turn(
+        FakeChatServer([Reply.tool("show_performance", {"days": 7}), Reply(content="")]),
+        three_platforms,
+        "how did we do in the last 7 days?",
+        Fakes(),
+    )
+    assert perf["answer"].startswith("2026-11-18..2026-11-24, money in USD:")
+    assert {line.split(":")[0] for line in perf["answer"].splitlines()[1:]} == {"- meta", "- tiktok", "- x"}
+
+
+def test_grounding_helpers_read_numbers_as_people_write_them() -> None:
+    assert numbers_in("CTR under 0.5% on 1,200 ads for 7 days") == {
+        Decimal("0.5"),
+        Decimal("1200"),
+        Decimal("7"),
+        Decimal("1.2"),  # "1,200" may be a European 1.2: both readings count as stated
+    }
+    args = PauseWhere(platform="x", metric="ctr", op="<", value=0.5, days=14)
+    assert ungrounded_numbers(args, "pause X ads with CTR under 0.5% over 14 days") == []
+    assert ungrounded_numbers(args, "pause X ads with CTR under 0.5%") == ["days=14"]
+    assert ungrounded_text("CPA rose 12.5% to 40.10", "CPA 35.64 -> 40.10 (+12.5%)") == []
+    assert ungrounded_text("CPA doubled to 80", "CPA 35.64 -> 40.10") == ["80"]
