@@ -8,6 +8,7 @@ import typer
 
 from app import ingest_cli
 from app.audit_cli import audit_app
+from app.chat_cli import chat as chat_command
 from app.creative_cli import creative_app
 from app.rules_cli import rules_app
 from app.run_cli import approvals_app
@@ -29,6 +30,7 @@ app.add_typer(creative_app, name="creative")
 app.add_typer(audit_app, name="audit")
 app.add_typer(approvals_app, name="approvals")
 app.command("run")(run_command)
+app.command("chat")(chat_command)
 app.command("undo")(undo_command)
 app.command("schedule")(schedule_command)
 app.command()(ingest_cli.sync)

@@ -23,6 +23,7 @@ from app.settings import Settings
 from graph.build import build
 from graph.context import CycleContext
 from storage.audit import AuditLog
+from tools.llm.client import LLMClient
 
 _ACTION = TypeAdapter(Action)
 
@@ -57,7 +58,10 @@ async def _checkpointer(settings: Settings) -> AsyncIterator[BaseCheckpointSaver
 
 
 @asynccontextmanager
-async def open_cycle(settings: Settings, *, thread_id: str) -> AsyncIterator[Cycle]:
+async def open_cycle(
+    settings: Settings, *, thread_id: str, llm: LLMClient | None = None
+) -> AsyncIterator[Cycle]:
+    """The graph and its context for one thread; `llm` serves chat requests (a cycle needs none)."""
     engine = composition.warehouse(settings)
     audit = AuditLog(engine)
     world = await composition.sandbox_world(settings)
@@ -117,6 +121,8 @@ async def open_cycle(settings: Settings, *, thread_id: str) -> AsyncIterator[Cyc
             record=record,
             fx=settings.fx_rates,
             reporting_currency=settings.reporting_currency,
+            llm=llm,
+            platforms=list(settings.platforms),
         )
         async with _checkpointer(settings) as saver:
             yield Cycle(graph=build(saver), context=context, audit=audit)

@@ -75,9 +75,7 @@ def run_cycle(settings: Settings, *, thread_id: str, sync: bool = True) -> dict[
     from app.cycle import open_cycle
 
     if sync:
-        from app.ingest_cli import sync as sync_command
-
-        sync_command(platform=_all(), days=None, since=None, until=None, full=False)  # type: ignore[arg-type]
+        sync_all()
 
     async def go() -> dict[str, Any]:
         async with open_cycle(settings, thread_id=thread_id) as cycle:
@@ -98,10 +96,12 @@ def run(
     print_waiting(run_cycle(cli_settings(), thread_id=thread_id, sync=not no_sync), thread_id, as_json)
 
 
-def _all():  # type: ignore[no-untyped-def]
+def sync_all() -> None:
+    """An incremental sync of every configured platform (what `adcluster sync` does)."""
     from app.ingest_cli import PlatformChoice
+    from app.ingest_cli import sync as sync_command
 
-    return PlatformChoice.all
+    sync_command(platform=PlatformChoice.all, days=None, since=None, until=None, full=False)
 
 
 def _answer(thread: str, ids: list[str], every: bool, decision: str, by: str, as_json: bool) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -224,3 +225,48 @@ def test_grounding_helpers_read_numbers_as_people_write_them() -> None:
     assert ungrounded_numbers(args, "pause X ads with CTR under 0.5%") == ["days=14"]
     assert ungrounded_text("CPA rose 12.5% to 40.10", "CPA 35.64 -> 40.10 (+12.5%)") == []
     assert ungrounded_text("CPA doubled to 80", "CPA 35.64 -> 40.10") == ["80"]
+
+
+def test_adcluster_chat_shows_the_steps_and_leaves_pauses_waiting_for_another_process(
+    three_platforms: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request = "pause every X ad with CTR under 0.5% in the last 7 days"
+    args = {"platform": "x", "metric": "ctr", "op": "<", "value": 0.5}
+    fake = FakeChatServer([Reply.tool("pause_where", args)])
+    with fake.serve() as url:
+        monkeypatch.setenv("ADCLUSTER_LLM_BASE_URL", url)
+        monkeypatch.setenv("ADCLUSTER_LLM_MODEL", "fake-model")
+        out = CliRunner().invoke(app, ["chat", "--no-sync", "--thread", "c1", "-m", request])
+    assert out.exit_code == 0, out.output
+    assert "router: pause_where(platform=x, level=ad, metric=ctr, op=<, value=0.5, days=7)" in out.output
+    assert "guardrails:" in out.output and "Waiting for approval (thread c1)" in out.output
+    expected = _x_ads_with_low_ctr(three_platforms, Decimal("0.5"), 7)
+    listed = CliRunner().invoke(app, ["approvals", "list", "--thread", "c1", "--json"])
+    waiting = json.loads(listed.output)["waiting"][0]["proposals"]
+    assert {p["action"]["entity"]["platform_id"] for p in waiting} == expected
+
+
+def test_adcluster_chat_yes_applies_the_pauses_on_the_sandbox(
+    three_platforms: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request = "pause every X ad with CTR under 0.5% in the last 7 days"
+    fake = FakeChatServer(
+        [Reply.tool("pause_where", {"platform": "x", "metric": "ctr", "op": "<", "value": 0.5})]
+    )
+    with fake.serve() as url:
+        monkeypatch.setenv("ADCLUSTER_LLM_BASE_URL", url)
+        monkeypatch.setenv("ADCLUSTER_LLM_MODEL", "fake-model")
+        out = CliRunner().invoke(app, ["chat", "--no-sync", "--yes", "--json", "-m", request])
+    assert out.exit_code == 0, out.output
+    turn = json.loads(out.output.strip().splitlines()[-1])
+    expected = _x_ads_with_low_ctr(three_platforms, Decimal("0.5"), 7)
+    assert turn["waiting"] == [] and len(turn["results"]) == len(expected)
+    assert {r["status"] for r in turn["results"]} == {"executed"}
+    # The sandbox now reports those ads paused: a fresh sync sees it.
+    assert CliRunner().invoke(app, ["sync", "--days", "1"]).exit_code == 0
+    paused = {
+        s.platform_id
+        for s in load_series(three_platforms, "ad", UNTIL, UNTIL)
+        if s.platform == "x" and s.status == "PAUSED"
+    }
+    assert expected <= paused
