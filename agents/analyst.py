@@ -244,6 +244,7 @@ def _past_creatives(
             elements=elements[m.entity_id],
             successes=sum(min(d.clicks, d.impressions) for d in m.days),
             trials=sum(d.impressions for d in m.days),
+            context=parent[m.entity_id],
         )
         for m in account_ads
         if parent[m.entity_id] != adset and m.entity_id in elements

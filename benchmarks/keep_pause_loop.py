@@ -12,8 +12,11 @@ Policies:
   seed_rule            a marketer's rule of thumb: pause a live ad whose CTR over the last 7 days is
                        below 70% of its ad set's, once it has 1,000 impressions in those 7 days
                        (weakest first, keeping at least one live ad); never re-activates
-  creative_policy      the product's tools.optimize.creatives.creative_report (default Thresholds),
-                       with the account's empirical-Bayes prior; pause and re-activate verdicts
+  creative_policy      tools.optimize.creatives.creative_report (default Thresholds) with one Beta
+                       posterior per ad under the account's empirical-Bayes prior; pause and
+                       re-activate verdicts (the analyst's fallback when creatives are unknown)
+  creative_elements    the same report on the shared-element model, with the account's other ads as
+                       history: what the analyst runs when the warehouse has every ad's creative
   creative_policy_add  the same, and a new ad (a fresh mix of the account's headlines, bodies, images
                        and calls to action) when the report says the ad set is settled on a winner,
                        at most one new ad per ad set every 7 days
@@ -43,7 +46,7 @@ import numpy as np
 from sandbox.market.config import WorldConfig
 from sandbox.market.entities import Status
 from sandbox.market.market import Market
-from tools.optimize.creatives import CreativeDay, CreativeState, Thresholds, creative_report
+from tools.optimize.creatives import CreativeDay, CreativeState, PastCreative, Thresholds, creative_report
 from tools.optimize.priors import empirical_bayes_prior
 
 POLICIES = (
@@ -51,6 +54,7 @@ POLICIES = (
     "platform_all_live",
     "seed_rule",
     "creative_policy",
+    "creative_elements",
     "oracle_best_two",
     "oracle_best_ad",
 )
@@ -205,8 +209,10 @@ def _creative_day(
     rng: np.random.Generator,
     added_on: dict[str, int],
     thresholds: Thresholds | None = None,
+    elements: bool = False,
 ) -> None:
-    """One day of the product's policy: the account's prior, a report per ad set, its verdicts applied."""
+    """One day of the product's policy: the account's prior, a report per ad set, its verdicts applied;
+    with `elements`, on the shared-element model with the account's other creatives as history."""
     today = market.now().date
     accounts = {market.world.adset(i).account_id for i in adsets}
     rows = _rows(market, accounts, market.config.start_date, today - dt.timedelta(days=1))
@@ -231,12 +237,15 @@ def _creative_day(
         ads = _eligible(market, adset_id)
         states = [CreativeState(ad_id=a, active=_is_live(market, a)) for a in ads]
         days = [d for a in ads for d in by_ad.get(a, [])]
+        contents = _contents(market, ads, per_creative) if elements else None
         report = creative_report(
             days,
             states,
             priors[market.world.adset(adset_id).account_id],
             today=today - dt.timedelta(days=1),
             thresholds=thresholds,
+            elements=contents[0] if contents else None,
+            history=contents[1] if contents else None,
         )
         for v in report.creatives:
             if v.verdict == "pause":
@@ -250,6 +259,28 @@ def _creative_day(
             tally.added += 1
             truth.update(true_ctrs(market, [adset_id]))  # ground truth of the new ad, for wrong pauses
             assert new in truth
+
+
+def _elements(market: Market, creative_id: str) -> tuple[str, ...]:
+    c = market.world.creative(creative_id)
+    return (c.headline, c.body, c.image_hash, c.cta)
+
+
+def _contents(
+    market: Market, ads: list[str], per_creative: dict[str, list[int]]
+) -> tuple[dict[str, tuple[str, ...]], list[PastCreative]]:
+    """The ad set's ads' elements, and the account's other creatives with their totals (at most 200, the
+    most seen first, as the analyst reads them)."""
+    own = {market.world.ads[a].creative_id for a in ads}
+    adset_of = {ad.creative_id: ad.adset_id for ad in market.world.ads.values()}
+    account = market.world.creative(next(iter(own))).account_id
+    past = [
+        PastCreative(elements=_elements(market, c), successes=v[0], trials=v[1], context=adset_of.get(c))
+        for c, v in per_creative.items()
+        if c not in own and v[1] > 0 and market.world.creative(c).account_id == account
+    ]
+    past.sort(key=lambda p: -p.trials)
+    return {a: _elements(market, market.world.ads[a].creative_id) for a in ads}, past[:200]
 
 
 def _all_live(market: Market, adsets: list[str]) -> None:
@@ -330,7 +361,7 @@ def run(
         for _day in range(days):
             if name == "seed_rule":
                 _seed_rule_day(market, adsets, truth, tally)
-            elif name in ("creative_policy", ADD):
+            elif name in ("creative_policy", "creative_elements", ADD):
                 _creative_day(
                     market,
                     adsets,
@@ -340,6 +371,7 @@ def run(
                     rng=rng,
                     added_on=added_on,
                     thresholds=thresholds,
+                    elements=name == "creative_elements",
                 )
             elif name not in PASSIVE:
                 raise ValueError(f"unknown policy {name!r}")

@@ -65,6 +65,9 @@ class PastCreative(BaseModel):
     elements: tuple[str, ...]
     successes: float = Field(ge=0)
     trials: float = Field(ge=0)
+    context: str | None = Field(
+        default=None, description="where it ran (its ad set); None: the same audience as this ad set"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> PastCreative:
@@ -223,6 +226,8 @@ def _element_model(
     if missing:
         raise ValueError(f"no elements for {', '.join(missing)}")
     arms, past, sizes = encode_elements([elements[a] for a in ids], [h.elements for h in history])
+    contexts = sorted({h.context for h in history if h.context is not None})
+    code = {c: i for i, c in enumerate(contexts)}
     return ElementThompson(
         elements=arms,
         sizes=sizes,
@@ -231,6 +236,7 @@ def _element_model(
             elements=past,
             successes=np.array([h.successes for h in history]),
             trials=np.array([h.trials for h in history]),
+            groups=np.array([code.get(h.context, -1) if h.context else -1 for h in history]),
         )
         if history
         else None,

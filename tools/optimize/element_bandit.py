@@ -8,7 +8,9 @@ on every count so far). Two things make it learn faster than one Beta posterior 
 * creatives that share a headline or an image share evidence about it, so 50 creatives built from a few
   pools of elements are not 50 separate problems;
 * the account's earlier creatives (the warehouse's history) are in the fit as fixed observations, so a
-  new test starts knowing which of its headlines and images have worked before.
+  new test starts knowing which of its headlines and images have worked before. Past creatives that ran
+  in other ad sets (other audiences, other placements) get an offset per ad set, so that a higher-CTR
+  audience is not mistaken for better elements.
 
 With no shared elements and no history it is a logit-normal Thompson sampler per creative, close to the
 Beta one in `tools.optimize.bandits`. Interface as the other policies: `select`, `select_many`, `update`,
@@ -30,11 +32,13 @@ MONTE_CARLO_DRAWS = 20_000  # for prob_best and expected_loss; seeded, so report
 
 @dataclass(frozen=True, kw_only=True)
 class ElementHistory:
-    """Earlier creatives of the account: their element codes and (successes, trials) totals."""
+    """Earlier creatives of the account: their element codes and (successes, trials) totals, and
+    optionally where each ran (codes of their ad sets; -1: the same context as the arms)."""
 
     elements: np.ndarray  # [n, kinds] integer codes, in the same coding as the arms
     successes: np.ndarray
     trials: np.ndarray
+    groups: np.ndarray | None = None
 
 
 def encode_elements(
@@ -66,6 +70,7 @@ class ElementThompson:
     bias_sd: float = 0.5
     element_sd: float = 0.3
     residual_sd: float = 0.15
+    group_sd: float = 0.5  # spread of other ad sets' levels around this one's, on the logit scale
     exploration: float = DEFAULT_EXPLORATION  # selection draws use this share of the posterior variance
     discount: float = 1.0
     random_state: int = 0
@@ -80,7 +85,7 @@ class ElementThompson:
         self._check_codes(self.elements)
         if not 0 < self.prior_rate < 1:
             raise ValueError(f"prior_rate must be in (0, 1), got {self.prior_rate}")
-        for name in ("bias_sd", "element_sd", "residual_sd"):
+        for name in ("bias_sd", "element_sd", "residual_sd", "group_sd"):
             value = getattr(self, name)
             if not (np.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be positive, got {value}")
@@ -91,6 +96,7 @@ class ElementThompson:
         hist = self.history
         h_codes = np.zeros((0, self.elements.shape[1]), dtype=np.int64)
         h_succ, h_trials = np.zeros(0), np.zeros(0)
+        h_groups = np.zeros(0, dtype=np.int64)
         if hist is not None:
             h_codes = np.asarray(hist.elements, dtype=np.int64).reshape(-1, self.elements.shape[1])
             self._check_codes(h_codes)
@@ -99,7 +105,17 @@ class ElementThompson:
                 raise ValueError("history needs one (successes, trials) pair per creative")
             for i, (s, n) in enumerate(zip(h_succ, h_trials, strict=True)):
                 check_counts(len(h_codes), i, s, n)
-        self._x = self._design(np.vstack([self.elements, h_codes]))
+            h_groups = np.full(len(h_codes), -1, dtype=np.int64)
+            if hist.groups is not None:
+                h_groups = np.asarray(hist.groups, dtype=np.int64)
+                if h_groups.shape != (len(h_codes),) or (h_groups.size and h_groups.min() < -1):
+                    raise ValueError("history groups need one code >= -1 per past creative")
+        x = self._design(np.vstack([self.elements, h_codes]))
+        n_groups = int(h_groups.max()) + 1 if h_groups.size else 0
+        offsets = np.zeros((len(x), n_groups))
+        rows = np.flatnonzero(h_groups >= 0)
+        offsets[self.n_arms + rows, h_groups[rows]] = 1.0
+        self._x = np.hstack([x, offsets])
         self._history = (h_succ, h_trials)
         self.successes = np.zeros(self.n_arms)
         self.trials = np.zeros(self.n_arms)
@@ -107,7 +123,12 @@ class ElementThompson:
         self._prior_mean = np.zeros(self._x.shape[1])
         self._prior_mean[0] = special.logit(self.prior_rate)
         sds = np.concatenate(
-            [[self.bias_sd], np.full(n_elements, self.element_sd), np.full(len(self._x), self.residual_sd)]
+            [
+                [self.bias_sd],
+                np.full(n_elements, self.element_sd),
+                np.full(len(self._x), self.residual_sd),
+                np.full(n_groups, self.group_sd),
+            ]
         )
         self._prior_prec = 1.0 / sds**2
         self._mode = self._prior_mean.copy()
