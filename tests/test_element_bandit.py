@@ -160,3 +160,22 @@ def test_the_creative_report_uses_shared_elements_and_history_when_given() -> No
     assert plain.model == "beta" and plain.creatives[2].prob_best < by_id["c"].prob_best
     with pytest.raises(ValueError, match="no elements for c"):
         creative_report(days, states, prior, elements={"a": ("h",), "b": ("h",)}, today=day)
+
+
+def test_past_creatives_from_other_ad_sets_are_judged_against_their_own_ad_sets_level() -> None:
+    # Headline A ran only in a 3%-CTR audience and B only in a 1% one: with an offset per ad set the
+    # gap is mostly the audiences', so the new test is far less sure that A is better.
+    arms, past, sizes = encode_elements([("A", "img"), ("B", "img")], [("A", "old")] * 2 + [("B", "old")] * 2)
+    succ, trials = np.array([600, 600, 200, 200]), np.full(4, 20_000)
+    pooled = ElementHistory(elements=past, successes=succ, trials=trials)
+    grouped = ElementHistory(elements=past, successes=succ, trials=trials, groups=np.array([0, 0, 1, 1]))
+    p_pooled = ElementThompson(elements=arms, sizes=sizes, prior_rate=0.02, history=pooled).prob_best()[0]
+    p_grouped = ElementThompson(elements=arms, sizes=sizes, prior_rate=0.02, history=grouped).prob_best()[0]
+    assert p_pooled > 0.99 and 0.5 < p_grouped < 0.9
+    with pytest.raises(ValueError, match="groups"):
+        ElementThompson(
+            elements=arms,
+            sizes=sizes,
+            prior_rate=0.02,
+            history=ElementHistory(elements=past, successes=succ, trials=trials, groups=np.array([0, 1])),
+        )
