@@ -133,6 +133,56 @@ def ungrounded_numbers(arguments: BaseModel, request: str) -> list[str]:
     return bad
 
 
+# What a request can name, by argument: the value it means and the words that name it.
+_MENTIONS: dict[str, dict[str, re.Pattern[str]]] = {
+    "platform": {
+        "meta": re.compile(r"\b(meta|facebook|fb|instagram|ig)\b", re.I),
+        "x": re.compile(r"\b(twitter|tweets?)\b|\bX\b"),
+        "tiktok": re.compile(r"\btik ?tok\b", re.I),
+    },
+    "metric": {
+        "ctr": re.compile(r"\b(ctr|click[- ]through)", re.I),
+        "cvr": re.compile(r"\b(cvr|conversion rate)\b", re.I),
+        "cpa": re.compile(r"\b(cpa|cost per (acquisition|action|conversion|purchase|result))\b", re.I),
+        "cpc": re.compile(r"\b(cpc|cost per click)\b", re.I),
+        "cpm": re.compile(r"\b(cpm|cost per (mille|thousand))\b", re.I),
+        "roas": re.compile(r"\b(roas|return on ad spend)\b", re.I),
+        "spend": re.compile(r"\b(spend|spent|spending)\b", re.I),
+        "conversions": re.compile(r"\b(conversions|purchases|sales)\b", re.I),
+        "clicks": re.compile(r"\bclicks\b", re.I),
+        "impressions": re.compile(r"\bimpressions\b", re.I),
+    },
+    "level": {
+        "campaign": re.compile(r"\bcampaigns?\b", re.I),
+        "adset": re.compile(r"\b(ad ?sets?|ad ?groups?)\b", re.I),
+        "ad": re.compile(r"\bads?\b(?! ?(sets?|groups?)\b)", re.I),
+    },
+    "op": {
+        "<": re.compile(r"\b(under|below|less than|lower than|beneath)\b|<", re.I),
+        ">": re.compile(r"\b(over|above|more than|greater than|higher than|exceeds?)\b|>", re.I),
+    },
+}
+
+
+def inconsistent_choices(arguments: BaseModel, request: str) -> list[str]:
+    """Categorical arguments that contradict what the request names (a platform, metric, level or
+    direction it does not say, when it says one), or that guess a platform the request never names."""
+    problems = []
+    fields = type(arguments).model_fields
+    for name, words in _MENTIONS.items():
+        if name not in fields:
+            continue
+        value = str(getattr(arguments, name))
+        named = {v for v, pattern in words.items() if pattern.search(request)}
+        if name == "op":
+            value = value.rstrip("=")
+        if named and value not in named and not (name == "platform" and value == "all" and len(named) > 1):
+            problems.append(f"{name}={value} but the request says {' or '.join(sorted(named))}")
+        elif name == "platform" and not named and value != "all":
+            problems.append(f"platform={value} but the request names no platform")
+    return problems
+
+
 def ungrounded_text(text: str, facts: str) -> list[str]:
     """Numbers in a model's text that are not in the facts it was given."""
     known = numbers_in(facts)
@@ -161,12 +211,17 @@ async def route(llm: LLMClient, request: str, *, today: dt.date, platforms: Sequ
         except LLMError as exc:
             raise ChatError(f"the model could not route the request: {str(exc).splitlines()[0]}") from exc
         bad = ungrounded_numbers(choice.arguments, text)
-        if not bad:
+        wrong = inconsistent_choices(choice.arguments, text)
+        if not bad and not wrong:
             return choice
-        reason = (
-            f"{', '.join(bad)} {'is' if len(bad) == 1 else 'are'} not in the request; use only numbers the "
-            "request states, or leave the default"
-        )
+        reasons = []
+        if bad:
+            reasons.append(
+                f"{', '.join(bad)} {'is' if len(bad) == 1 else 'are'} not in the request; use only numbers "
+                "the request states, or leave the default"
+            )
+        reasons += wrong
+        reason = "; ".join(reasons)
         if attempt == 2:
             raise ChatError(f"the model's {choice.name} call was refused: {reason}")
         messages += [

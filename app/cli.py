@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import typer
 
@@ -55,13 +56,17 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="log debug
 
 @app.command()
 def demo(
-    days: int = typer.Option(3, min=1, max=60, help="simulated days to advance"),
+    yes: bool = typer.Option(False, "--yes", help="approve every proposal (they still pass the guardrails)"),
+    cycles: int = typer.Option(3, min=1, max=30, help="cycles to run, one simulated day apart"),
     seed: int = typer.Option(7, min=0, help="market seed"),
+    out: Path = typer.Option(Path("adcluster-demo"), help="folder for the warehouse, checkpoints and chart"),
+    llm: bool = typer.Option(True, "--llm/--no-llm", help="the chat turns and new copy (the embedded model)"),
 ) -> None:
-    """Start the sandbox, show its world, advance the clock and show what the market delivered."""
+    """The whole product on the built-in sandbox: sync, several graph cycles with the approval prompt,
+    what changed and how the market answered (with a PNG chart), two chat turns and new copy."""
     from app.demo import run_demo
 
-    run_demo(days=days, seed=seed)
+    run_demo(cycles=cycles, seed=seed, yes=yes, out=out, llm=llm)
 
 
 def main() -> None:

@@ -270,3 +270,24 @@ def test_adcluster_chat_yes_applies_the_pauses_on_the_sandbox(
         if s.platform == "x" and s.status == "PAUSED"
     }
     assert expected <= paused
+
+
+def test_a_choice_that_contradicts_what_the_request_names_is_flagged() -> None:
+    from agents.chat import ExplainChange, inconsistent_choices
+
+    request = "pause every X ad with CTR under 0.3% in the last 7 days"
+    right = PauseWhere(platform="x", metric="ctr", op="<", value=0.3)
+    assert inconsistent_choices(right, request) == []
+    wrong = PauseWhere(platform="meta", level="campaign", metric="cpa", op=">", value=0.3)
+    assert inconsistent_choices(wrong, request) == [
+        "platform=meta but the request says x",
+        "metric=cpa but the request says ctr",
+        "level=campaign but the request says ad",
+        "op=> but the request says <",
+    ]
+    assert inconsistent_choices(ExplainChange(platform="tiktok", metric="cpa"), "why did CPA rise?") == [
+        "platform=tiktok but the request names no platform"
+    ]
+    # "ad sets" is the ad-set level, not "ad"; Facebook is meta; "all" fits a request naming two platforms.
+    sets = PauseWhere(platform="all", level="adset", metric="cpa", op=">", value=40)
+    assert inconsistent_choices(sets, "pause Facebook and TikTok ad sets with CPA over 40") == []

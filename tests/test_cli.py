@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -52,8 +53,22 @@ def test_bad_world_options_exit_with_a_clear_message() -> None:
     assert "YYYY-MM-DD" in result.output
 
 
-def test_demo_runs_end_to_end_and_stops_the_sandbox() -> None:
-    result = runner.invoke(app, ["demo", "--days", "1"])
+def test_demo_runs_the_graph_applies_the_approved_changes_and_charts_them(tmp_path: Path) -> None:
+    from sqlalchemy import create_engine
+
+    from storage.audit import AuditLog
+
+    out = tmp_path / "demo"
+    result = runner.invoke(app, ["demo", "--yes", "--no-llm", "--cycles", "1", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "What the market delivered" in result.output
-    assert "stopped cleanly" in result.output
+    assert "Waiting for approval (thread demo-cycle-1)" in result.output
+    assert "--yes: every proposal approved" in result.output
+    assert "How the market answered" in result.output and "stopped cleanly" in result.output
+    png = (out / "demo.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    engine = create_engine(f"sqlite:///{out / 'adcluster.db'}")
+    assert AuditLog(engine).with_status("executed")  # applied on the sandbox over the APIs, and logged
+    # Without --yes and without a terminal, nothing is applied: the proposals stay waiting.
+    again = runner.invoke(app, ["demo", "--no-llm", "--cycles", "1", "--out", str(out)])
+    assert again.exit_code == 0, again.output
+    assert "the proposals stay waiting" in again.output and "no change was applied" in again.output

@@ -125,3 +125,55 @@ def performance(
             )
         )
     return first, last, rows
+
+
+class DailyPlatformRow(BaseModel):
+    day: dt.date
+    platform: str
+    spend_reporting: Decimal
+    conversions: int
+    clicks: int
+    impressions: int
+
+
+def daily_by_platform(
+    engine: Engine, *, since: dt.date, until: dt.date, fx: dict[str, Decimal], reporting_currency: str
+) -> list[DailyPlatformRow]:
+    """Per day and platform: spend in the reporting currency and the counts (for charts over time)."""
+    with Session(engine) as session:
+        raw = session.exec(
+            select(
+                DailyMetric.day,
+                Account.platform,
+                DailyMetric.currency,
+                func.sum(DailyMetric.spend_micros),
+                func.sum(DailyMetric.conversions),
+                func.sum(DailyMetric.clicks),
+                func.sum(DailyMetric.impressions),
+            )
+            .join(Account, Account.id == DailyMetric.account_id)
+            .where(DailyMetric.day >= since, DailyMetric.day <= until)
+            .group_by(DailyMetric.day, Account.platform, DailyMetric.currency)
+        ).all()
+    sums: dict[tuple[dt.date, str], list[Decimal | int]] = {}
+    for day, platform, currency, spend, conv, clicks, imps in raw:
+        if currency not in fx:
+            raise MissingRateError(
+                f"ADCLUSTER_FX_RATES has no rate for {currency}; add it to report in {reporting_currency}"
+            )
+        row = sums.setdefault((day, platform), [Decimal(0), 0, 0, 0])
+        row[0] += Decimal(int(spend or 0)) / MICRO / fx[currency]
+        row[1] += int(conv or 0)
+        row[2] += int(clicks or 0)
+        row[3] += int(imps or 0)
+    return [
+        DailyPlatformRow(
+            day=day,
+            platform=platform,
+            spend_reporting=Decimal(v[0]).quantize(Decimal("0.01")),
+            conversions=int(v[1]),
+            clicks=int(v[2]),
+            impressions=int(v[3]),
+        )
+        for (day, platform), v in sorted(sums.items())
+    ]
