@@ -25,7 +25,7 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP) $@
 
 demo: $(STAMP)
-	$(BIN)/adcluster demo
+	$(BIN)/adcluster demo --yes
 
 test: $(DEV_STAMP)
 	$(BIN)/ruff check .

@@ -7,7 +7,8 @@ actions with the evidence behind each. The numbers come from the tools, never fr
 - Creatives: per ad set with two or more ads, the creative report says keep, pause or re-activate, past
   its evidence thresholds. Its posteriors on CTR come from the shared-element model (headline, body,
   image, CTA), which also learns from the account's other ads, when every ad's creative is in the
-  warehouse; otherwise from one Beta posterior per ad with the account's empirical-Bayes prior.
+  warehouse and the account has other ads with figures; otherwise from one Beta posterior per ad with
+  the account's empirical-Bayes prior.
 """
 
 from __future__ import annotations
@@ -179,17 +180,19 @@ def _creative_actions(
             for d in m.days
         ]
         states = [CreativeState(ad_id=m.entity_id, active=m.status == "ACTIVE") for m in members]
+        # The element model where the account's other ads can teach it about these ads' elements (its
+        # edge in benchmarks/optimizers.py); one Beta posterior per ad otherwise (the better of the two
+        # in benchmarks/keep_pause_loop.py, whose ad sets have no such history).
         known = all(m.entity_id in elements for m in members)
+        past = _past_creatives(by_account[members[0].account_id], adset, parent, elements) if known else []
         report = creative_report(
             days,
             states,
             priors[members[0].account_id],
             thresholds=config.creatives,
             today=until,
-            elements={m.entity_id: elements[m.entity_id] for m in members} if known else None,
-            history=_past_creatives(by_account[members[0].account_id], adset, parent, elements)
-            if known
-            else None,
+            elements={m.entity_id: elements[m.entity_id] for m in members} if past else None,
+            history=past or None,
         )
         source = (
             "creative bandit (shared elements, account history)"
