@@ -45,9 +45,18 @@ class AnalystConfig(BaseModel):
     creatives: Thresholds = Field(default_factory=Thresholds)
 
 
+class NewAdRequest(BaseModel):
+    """An ad set settled on a winner: worth testing a new ad against it (the creative agent's input)."""
+
+    adset_id: str
+    base_ad_id: str = Field(description="the ad to write from: the likely best of the ad set")
+    reason: str
+
+
 class Analysis(BaseModel):
     actions: list[Action]
     notes: list[str] = Field(default_factory=list, description="what was looked at and left alone, and why")
+    new_ads: list[NewAdRequest] = Field(default_factory=list)
 
 
 def _history(s: EntitySeries, budget: int, *, level: str = "adset") -> AdSetHistory:
@@ -147,7 +156,12 @@ def _budget_actions(adsets: list[EntitySeries], config: AnalystConfig, notes: li
 
 
 def _creative_actions(
-    engine: Engine, ads: list[EntitySeries], config: AnalystConfig, until: dt.date, notes: list[str]
+    engine: Engine,
+    ads: list[EntitySeries],
+    config: AnalystConfig,
+    until: dt.date,
+    notes: list[str],
+    new_ads: list[NewAdRequest],
 ) -> list[Action]:
     with Session(engine) as session:
         ad_rows = list(session.exec(select(Ad)))
@@ -235,6 +249,8 @@ def _creative_actions(
             )
         if report.add_new_ad and report.add_new_reason:
             notes.append(f"ad set {adset}: {report.add_new_reason}")
+            best = max(report.creatives, key=lambda v: v.prob_best)
+            new_ads.append(NewAdRequest(adset_id=adset, base_ad_id=best.ad_id, reason=report.add_new_reason))
     return actions
 
 
@@ -263,5 +279,6 @@ def analyse(engine: Engine, *, until: dt.date, config: AnalystConfig | None = No
     notes: list[str] = []
     adsets = load_series(engine, "adset", since, until)
     ads = load_series(engine, "ad", since, until)
-    actions = _budget_actions(adsets, cfg, notes) + _creative_actions(engine, ads, cfg, until, notes)
-    return Analysis(actions=actions, notes=notes)
+    new_ads: list[NewAdRequest] = []
+    actions = _budget_actions(adsets, cfg, notes) + _creative_actions(engine, ads, cfg, until, notes, new_ads)
+    return Analysis(actions=actions, notes=notes, new_ads=new_ads)

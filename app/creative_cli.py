@@ -13,13 +13,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import Engine
-from sqlmodel import Session, func, or_, select
 
 from app.console import cli_settings, make_console
 from app.settings import Settings
 from storage.asset_types import AssetKind, AssetMeta, Tag
 from storage.assets import AssetStore
-from storage.models import Ad, Campaign, Creative, DailyMetric
+from storage.models import Ad, Campaign, Creative
 from storage.vectors import CreativeDoc, CreativeIndex
 from tools.creative.errors import CreativeError
 from tools.creative.text import BaseCreative, Brief, VariantBatch, write_variants
@@ -167,29 +166,13 @@ def write(
 
 
 def base_from_ad(engine: Engine, ad_ref: str) -> tuple[Ad, Creative, Campaign, BaseCreative]:
-    with Session(engine) as session:
-        ad = session.exec(select(Ad).where(or_(Ad.id == ad_ref, Ad.platform_id == ad_ref))).first()
-        if ad is None:
-            raise typer.BadParameter(f"no ad {ad_ref!r} in the warehouse (run `adcluster sync` first)")
-        creative = session.get(Creative, ad.creative_id) if ad.creative_id else None
-        if creative is None or not creative.headline:
-            raise typer.BadParameter(f"ad {ad_ref} has no creative text in the warehouse")
-        campaign = session.get(Campaign, ad.campaign_id)
-        imps, clicks, conv = session.exec(
-            select(
-                func.coalesce(func.sum(DailyMetric.impressions), 0),
-                func.coalesce(func.sum(DailyMetric.clicks), 0),
-                func.coalesce(func.sum(DailyMetric.conversions), 0),
-            ).where(DailyMetric.ad_id == ad.id)
-        ).one()
-    base = BaseCreative(
-        headline=creative.headline,
-        primary_text=creative.body or "",
-        impressions=int(imps),
-        clicks=int(clicks),
-        conversions=int(conv),
-    )
-    return ad, creative, campaign, base  # type: ignore[return-value]
+    from tools.creative.base_ad import BaseAdError, load_base_ad
+
+    try:
+        found = load_base_ad(engine, ad_ref)
+    except BaseAdError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return found.ad, found.creative, found.campaign, found.base  # type: ignore[return-value]
 
 
 @creative_app.command("variants")

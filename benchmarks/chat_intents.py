@@ -2,8 +2,9 @@
 sent through the chat router (`agents.chat.route`: schema validation, numbers from the request,
 platform/metric/level/direction consistent with it, one re-ask). A request counts as right when the
 validated call has the expected tool and the expected arguments (those listed; others may be anything
-valid). Printed: the share right, seconds per request, and the ratio to the baseline in this process (a
-router that always answers the most common tool with its most common arguments).
+valid). Printed: the share right, the share with the right tool, seconds and tokens per request, and
+the tool share as a ratio to the baseline in this process (a router that always answers the most common
+tool: with its most common arguments it gets no request fully right).
 
     .venv/bin/python -m benchmarks.chat_intents [--limit N]     # the embedded model, offline
     ADCLUSTER_LLM_BASE_URL=http://localhost:11434/v1 ADCLUSTER_LLM_MODEL=qwen2.5:7b \\
@@ -126,20 +127,23 @@ def right(name: str, args: dict[str, Any], tool: str, expected: dict[str, Any]) 
     return True
 
 
-def baseline() -> float:
-    """Always the most common tool with its most common arguments."""
-    tool = Counter(t for _, t, _ in CASES).most_common(1)[0][0]
+def baseline(cases: list[tuple[str, str, dict[str, Any]]]) -> tuple[float, float]:
+    """(share fully right, share with the right tool) of always the most common tool with its most
+    common arguments."""
+    tool = Counter(t for _, t, _ in cases).most_common(1)[0][0]
     args: dict[str, Any] = {}
-    for key in {k for _, t, e in CASES if t == tool for k in e}:
-        values = Counter(json.dumps(e[key]) for _, t, e in CASES if t == tool and key in e)
+    for key in {k for _, t, e in cases if t == tool for k in e}:
+        values = Counter(json.dumps(e[key]) for _, t, e in cases if t == tool and key in e)
         args[key] = json.loads(values.most_common(1)[0][0])
-    return sum(right(tool, args, t, e) for _, t, e in CASES) / len(CASES)
+    full = sum(right(tool, args, t, e) for _, t, e in cases) / len(cases)
+    return full, sum(t == tool for _, t, _ in cases) / len(cases)
 
 
 async def run(limit: int | None) -> dict[str, Any]:
     settings = load_settings()
     cases = CASES[:limit] if limit else CASES
     outcomes = []
+    tools_right = []
     async with llm_client(settings) as llm:
         started = time.perf_counter()
         for request, tool, expected in cases:
@@ -151,6 +155,7 @@ async def run(limit: int | None) -> dict[str, Any]:
                 name, args, error = "refused", {}, str(exc)
             ok = right(name, args, tool, expected)
             outcomes.append(ok)
+            tools_right.append(name == tool)
             print(
                 f"{'ok ' if ok else 'BAD'} {time.perf_counter() - t0:5.1f}s {request!r} -> {name} {args}"
                 + (f" ({error[:100]})" if error else ""),
@@ -160,13 +165,16 @@ async def run(limit: int | None) -> dict[str, Any]:
         usage = llm.usage
         model = llm.model
     share = sum(outcomes) / len(outcomes)
-    base = baseline()
+    tool_share = sum(tools_right) / len(tools_right)
+    base_full, base_tool = baseline(cases)
     return {
         "model": model,
         "requests": len(outcomes),
         "right_share": round(share, 3),
-        "baseline_right_share": round(base, 3),
-        "vs_baseline": round(share / base, 3) if base else None,
+        "tool_right_share": round(tool_share, 3),
+        "baseline_right_share": round(base_full, 3),
+        "baseline_tool_right_share": round(base_tool, 3),
+        "tool_share_vs_baseline": round(tool_share / base_tool, 3),
         "seconds_per_request": round(seconds / len(outcomes), 2),
         "tokens_per_request": round((usage.prompt_tokens + usage.completion_tokens) / len(outcomes)),
     }

@@ -1,6 +1,6 @@
-"""The wiring, as the diagram reads: a scheduled cycle runs perceive -> analyse -> plan -> (approve) ->
-execute -> report; a chat request enters at the router (`chat`), which answers from the warehouse and
-ends, sends its proposals to plan, or starts the full cycle."""
+"""The wiring, as the diagram reads: a scheduled cycle runs perceive -> analyse -> create -> plan ->
+(approve) -> execute -> report; a chat request enters at the router (`chat`), which answers from the
+warehouse and ends, sends its proposals to plan, or starts the full cycle."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ def build(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph
     g.add_node("chat", nodes.chat)
     g.add_node("perceive", nodes.perceive)
     g.add_node("analyse", nodes.analyse)
+    g.add_node("create", nodes.create)
     g.add_node("plan", nodes.plan)
     g.add_node("approve", nodes.approve)
     g.add_node("execute", nodes.execute)
@@ -25,7 +26,8 @@ def build(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph
     g.add_conditional_edges(START, nodes.route_start, ["chat", "perceive"])
     g.add_conditional_edges("chat", nodes.route_after_chat, ["perceive", "plan", END])
     g.add_edge("perceive", "analyse")
-    g.add_edge("analyse", "plan")
+    g.add_edge("analyse", "create")
+    g.add_edge("create", "plan")
     g.add_conditional_edges("plan", nodes.route_after_plan, ["approve", "execute"])
     g.add_edge("approve", "execute")
     g.add_edge("execute", "report")

@@ -35,3 +35,4 @@ class CycleContext:
     llm: LLMClient | None = None  # for chat requests; a cycle without a request needs none
     platforms: Sequence[str] = ("meta", "x", "tiktok")
     summarise_answers: bool = True  # let the model lead an answer with a summary (numbers checked)
+    new_ads_per_cycle: int = 3  # ad sets the creative agent writes for per cycle (0: none)

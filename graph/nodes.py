@@ -12,8 +12,10 @@ from langgraph.types import interrupt
 from pydantic import TypeAdapter
 
 from agents.actions import Action, BidChange, BudgetChange
+from agents.analyst import NewAdRequest
 from agents.analyst import analyse as run_analyst
 from agents.chat import ChatError, ChatOutcome, route, run_tool, summarise
+from agents.creative_agent import propose_new_ads
 from agents.perception import snapshot
 from agents.planner import PlanItem
 from graph.context import CycleContext
@@ -27,7 +29,14 @@ def _actions(rows: list[dict[str, Any]]) -> list[Action]:
 
 
 # What one turn produces; cleared when a new turn starts on the same thread.
-_TURN_RESET: dict[str, Any] = {"proposals": [], "plan": [], "decisions": [], "results": [], "notes": []}
+_TURN_RESET: dict[str, Any] = {
+    "proposals": [],
+    "new_ads": [],
+    "plan": [],
+    "decisions": [],
+    "results": [],
+    "notes": [],
+}
 
 
 def route_start(state: CycleState) -> Literal["chat", "perceive"]:
@@ -90,7 +99,28 @@ async def perceive(state: CycleState, runtime: Runtime[CycleContext]) -> dict[st
 async def analyse(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str, Any]:
     ctx = runtime.context
     result = run_analyst(ctx.engine, until=ctx.until, config=ctx.analyst)
-    return {"proposals": [a.model_dump(mode="json") for a in result.actions], "notes": result.notes}
+    return {
+        "proposals": [a.model_dump(mode="json") for a in result.actions],
+        "notes": result.notes,
+        "new_ads": [r.model_dump(mode="json") for r in result.new_ads],
+    }
+
+
+async def create(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str, Any]:
+    """The creative agent: new ads for the ad sets the analyst found settled, written by the LLM; they
+    join the proposals and pass the same guardrails and approval."""
+    ctx = runtime.context
+    requests = [NewAdRequest.model_validate(r) for r in state.get("new_ads", [])]
+    if not requests:
+        return {}
+    if ctx.llm is None or ctx.new_ads_per_cycle == 0:
+        why = "no language model in this run" if ctx.llm is None else "new ads are off (new_ads_per_cycle 0)"
+        return {"notes": [*state.get("notes", []), f"{len(requests)} ad set(s) could test a new ad; {why}"]}
+    actions, notes = await propose_new_ads(ctx.engine, ctx.llm, requests, max_adsets=ctx.new_ads_per_cycle)
+    return {
+        "proposals": [*state.get("proposals", []), *(a.model_dump(mode="json") for a in actions)],
+        "notes": [*state.get("notes", []), *notes],
+    }
 
 
 async def plan(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str, Any]:

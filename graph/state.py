@@ -27,6 +27,7 @@ class CycleState(TypedDict, total=False):
     request: str | None
     snapshot: dict[str, Any]
     proposals: list[dict[str, Any]]  # Action JSON
+    new_ads: list[dict[str, Any]]  # NewAdRequest JSON: ad sets worth a new ad (analyse -> create)
     notes: list[str]
     plan: list[dict[str, Any]]  # PlanItem JSON
     decisions: list[dict[str, Any]]  # Decision JSON

@@ -1,0 +1,104 @@
+"""The create node: the creative agent writes new copy for an ad set settled on a winner; the new ad is
+a proposal like any other and reaches the platform only after approval, under its deterministic name."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langgraph.types import Command
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+from typer.testing import CliRunner
+
+from app.cli import app
+from app.cycle import open_cycle
+from app.sandbox_runner import running_sandbox
+from app.settings import load_settings
+from sandbox.market.market import Market
+from storage.models import Ad, Creative
+from tests.conftest import small_config
+from tools.llm.fake import FakeChatServer, Reply
+
+DRAFT = {
+    "headline": "Run farther in comfort",
+    "primary_text": "Light trail shoes with grip for every path. Free returns.",
+    "cta_type": "shop_now",
+    "emotion": "joy",
+    "theme": "quality",
+    "offer": "none",
+    "language": "en",
+}
+
+
+@pytest.fixture
+def synced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: Engine) -> Iterator[Engine]:
+    market = Market(small_config(seed=9, accounts=1, ads=20, days=14))
+    with running_sandbox(market) as url:
+        monkeypatch.setenv("ADCLUSTER_SANDBOX_URL", url)
+        monkeypatch.setenv("ADCLUSTER_PLATFORMS", '["meta", "x", "tiktok"]')
+        monkeypatch.setenv("ADCLUSTER_DATA_DIR", str(tmp_path / "data"))
+        monkeypatch.setenv("ADCLUSTER_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+        assert CliRunner().invoke(app, ["sync", "--days", "14"]).exit_code == 0
+        yield engine
+
+
+def _cycle(fake: FakeChatServer | None, thread: str, answer: str | None) -> dict[str, Any]:
+    async def go() -> dict[str, Any]:
+        settings = load_settings()
+        llm = fake.client() if fake else None
+        try:
+            async with open_cycle(settings, thread_id=thread, llm=llm) as cycle:
+                config = cycle.config(thread)
+                first = await cycle.graph.ainvoke({"request": None}, config, context=cycle.context)
+                waiting = first["__interrupt__"][0].value["proposals"]
+                created = [p for p in waiting if p["action"]["kind"] == "create_ad"]
+                if answer is None:
+                    return {**first, "created": created}
+                decisions = [
+                    {"id": p["action"]["id"], "decision": answer if p in created else "reject"}
+                    for p in waiting
+                ]
+                done = await cycle.graph.ainvoke(
+                    Command(resume={"decisions": decisions}), config, context=cycle.context
+                )
+                return {**done, "created": created}
+        finally:
+            if llm is not None:
+                await llm.aclose()
+
+    return asyncio.run(go())
+
+
+def test_a_new_ad_is_proposed_from_the_winner_and_created_only_after_approval(synced: Engine) -> None:
+    fake = FakeChatServer(then=Reply.json(DRAFT))
+    waiting = _cycle(fake, "create-1", None)
+    (created,) = waiting["created"]
+    action = created["action"]
+    assert action["proposed_by"] == "creative" and action["spec"]["headline"] == DRAFT["headline"]
+    assert action["spec"]["name"].endswith(f"[{action['id']}]")  # found again after a crash, not doubled
+    assert (
+        created["verdict"] != "refused" and not created["auto_approved"]
+    )  # a new ad can spend: a person decides
+    # The base ad's image and link are kept; only the words are new.
+    with Session(synced) as session:
+        names = {a.name for a in session.exec(select(Ad))}
+    assert action["spec"]["name"] not in names
+    done = _cycle(FakeChatServer(then=Reply.json(DRAFT)), "create-2", "approve")
+    assert [r["status"] for r in done["results"] if r["id"] == done["created"][0]["action"]["id"]] == [
+        "executed"
+    ]
+    assert CliRunner().invoke(app, ["sync", "--days", "1"]).exit_code == 0
+    with Session(synced) as session:
+        new = session.exec(select(Ad).where(Ad.name == done["created"][0]["action"]["spec"]["name"])).one()
+        creative = session.get(Creative, new.creative_id)
+    assert creative is not None and creative.headline == DRAFT["headline"]
+
+
+def test_without_a_model_the_cycle_says_which_ad_sets_could_test_a_new_ad(synced: Engine) -> None:
+    waiting = _cycle(None, "create-3", None)
+    assert waiting["created"] == []
+    assert any("could test a new ad; no language model in this run" in n for n in waiting["notes"])
