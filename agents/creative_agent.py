@@ -64,6 +64,10 @@ async def propose_new_ads(
             )
             continue
         if not batch.variants:
+            if batch.model_failures and not batch.model_answers:
+                first = batch.model_failures[0].splitlines()[0]
+                notes.append(f"ad set {found.adset.name}: no new copy, the model failed: {first}")
+                continue
             reasons = "; ".join(d.reason for d in batch.dropped[:3]) or "no usable answer"
             notes.append(f"ad set {found.adset.name}: no usable copy ({reasons})")
             continue

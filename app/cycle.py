@@ -122,6 +122,8 @@ async def open_cycle(
             fx=settings.fx_rates,
             reporting_currency=settings.reporting_currency,
             llm=llm,
+            open_llm=(lambda: composition.llm_client(settings)) if settings.new_ads_per_cycle else None,
+            new_ads_per_cycle=settings.new_ads_per_cycle,
             platforms=list(settings.platforms),
         )
         async with _checkpointer(settings) as saver:

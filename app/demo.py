@@ -39,7 +39,7 @@ CHAT_TURNS = (
 )
 
 
-def demo_settings(base: str, out: Path) -> Settings:
+def demo_settings(base: str, out: Path, *, llm: bool = True) -> Settings:
     """The embedded defaults, pointed at the sandbox and a demo folder. The sandbox's days pass in
     seconds of wall time, so the minimum interval between two changes to one entity (a wall-clock
     guard against the platforms' learning-phase resets) is lifted for the demo."""
@@ -52,6 +52,7 @@ def demo_settings(base: str, out: Path) -> Settings:
         lake_dir=None,
         platforms=list(PLATFORMS),
         guardrail_min_interval_hours=0,
+        new_ads_per_cycle=2 if llm else 0,
         dry_run=False,
         auto_approve={},
     )
@@ -357,6 +358,6 @@ def run_demo(*, cycles: int, seed: int, yes: bool, out: Path, llm: bool) -> None
     shutil.rmtree(out / "lake", ignore_errors=True)
     with running_sandbox(market) as base:
         console.print(f"sandbox listening on {base}; warehouse, checkpoints and chart in {out}")
-        settings = demo_settings(base, out)
+        settings = demo_settings(base, out, llm=llm)
         asyncio.run(_run(base, settings, cycles=cycles, yes=yes, llm=llm, console=console))
     console.print("sandbox stopped cleanly.")

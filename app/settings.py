@@ -136,6 +136,12 @@ class Settings(BaseSettings):
     proposal_ttl_hours: float = Field(
         default=24, gt=0, le=24 * 30, description="undecided proposals expire after this long"
     )
+    new_ads_per_cycle: int = Field(
+        default=2,
+        ge=0,
+        le=20,
+        description="ad sets settled on a winner that get new copy (a new ad to approve) per cycle; 0: none",
+    )
 
     @field_validator("llm_base_url", "llm_api_key", "llm_model", "embedding_base_url", mode="before")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -33,6 +34,8 @@ class CycleContext:
     fx: dict[str, Decimal] = field(default_factory=lambda: {"USD": Decimal(1)})
     reporting_currency: str = "USD"
     llm: LLMClient | None = None  # for chat requests; a cycle without a request needs none
+    # Opens a model only when a node needs one (the create node, when an ad set is due new copy).
+    open_llm: Callable[[], AbstractAsyncContextManager[LLMClient]] | None = None
     platforms: Sequence[str] = ("meta", "x", "tiktok")
     summarise_answers: bool = True  # let the model lead an answer with a summary (numbers checked)
     new_ads_per_cycle: int = 3  # ad sets the creative agent writes for per cycle (0: none)

@@ -20,6 +20,7 @@ from agents.perception import snapshot
 from agents.planner import PlanItem
 from graph.context import CycleContext
 from graph.state import CycleState, Decision, Decisions
+from tools.llm.errors import LLMError
 
 _ACTION = TypeAdapter(Action)
 
@@ -113,10 +114,22 @@ async def create(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str,
     requests = [NewAdRequest.model_validate(r) for r in state.get("new_ads", [])]
     if not requests:
         return {}
-    if ctx.llm is None or ctx.new_ads_per_cycle == 0:
-        why = "no language model in this run" if ctx.llm is None else "new ads are off (new_ads_per_cycle 0)"
+    if ctx.new_ads_per_cycle == 0 or (ctx.llm is None and ctx.open_llm is None):
+        why = "new ads are off (new_ads_per_cycle 0)" if ctx.new_ads_per_cycle == 0 else "no language model"
         return {"notes": [*state.get("notes", []), f"{len(requests)} ad set(s) could test a new ad; {why}"]}
-    actions, notes = await propose_new_ads(ctx.engine, ctx.llm, requests, max_adsets=ctx.new_ads_per_cycle)
+    if ctx.llm is not None:
+        actions, notes = await propose_new_ads(
+            ctx.engine, ctx.llm, requests, max_adsets=ctx.new_ads_per_cycle
+        )
+    else:
+        assert ctx.open_llm is not None
+        try:
+            async with ctx.open_llm() as llm:
+                actions, notes = await propose_new_ads(
+                    ctx.engine, llm, requests, max_adsets=ctx.new_ads_per_cycle
+                )
+        except LLMError as exc:
+            actions, notes = [], [f"no new ads: the model could not start: {str(exc).splitlines()[0]}"]
     return {
         "proposals": [*state.get("proposals", []), *(a.model_dump(mode="json") for a in actions)],
         "notes": [*state.get("notes", []), *notes],

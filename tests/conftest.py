@@ -107,6 +107,8 @@ def configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine) -> Itera
     with running_sandbox(market) as url:
         monkeypatch.setenv("ADCLUSTER_SANDBOX_URL", url)
         monkeypatch.setenv("ADCLUSTER_PLATFORMS", '["meta"]')
+        # No model started by cycles here: the create node has its own tests (tests/test_create_node.py).
+        monkeypatch.setenv("ADCLUSTER_NEW_ADS_PER_CYCLE", "0")
         monkeypatch.setenv("ADCLUSTER_DATA_DIR", str(tmp_path / "data"))
         monkeypatch.setenv("ADCLUSTER_DATABASE_URL", engine.url.render_as_string(hide_password=False))
         yield market

@@ -21,7 +21,7 @@ from app.settings import load_settings
 from sandbox.market.market import Market
 from storage.models import Ad, Creative
 from tests.conftest import small_config
-from tools.llm.fake import FakeChatServer, Reply
+from tools.llm.fake import Fail, FakeChatServer, Reply
 
 DRAFT = {
     "headline": "Run farther in comfort",
@@ -98,7 +98,26 @@ def test_a_new_ad_is_proposed_from_the_winner_and_created_only_after_approval(sy
     assert creative is not None and creative.headline == DRAFT["headline"]
 
 
-def test_without_a_model_the_cycle_says_which_ad_sets_could_test_a_new_ad(synced: Engine) -> None:
+def test_with_new_ads_off_the_cycle_says_which_ad_sets_could_test_one(
+    synced: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ADCLUSTER_NEW_ADS_PER_CYCLE", "0")
     waiting = _cycle(None, "create-3", None)
     assert waiting["created"] == []
-    assert any("could test a new ad; no language model in this run" in n for n in waiting["notes"])
+    assert any("could test a new ad; new ads are off" in n for n in waiting["notes"])
+
+
+def test_a_cycle_opens_the_configured_model_only_for_new_ads_and_survives_its_failure(
+    synced: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeChatServer(then=Reply.json(DRAFT)).serve() as url:
+        monkeypatch.setenv("ADCLUSTER_LLM_BASE_URL", url)
+        monkeypatch.setenv("ADCLUSTER_LLM_MODEL", "fake-model")
+        opened = _cycle(None, "create-4", None)  # no client given: the cycle opens one for the create node
+    assert len(opened["created"]) == 1
+    with FakeChatServer(then=Fail(status=503)).serve() as url:
+        monkeypatch.setenv("ADCLUSTER_LLM_BASE_URL", url)
+        monkeypatch.setenv("ADCLUSTER_LLM_MAX_RETRIES", "0")
+        failed = _cycle(None, "create-5", None)
+    assert failed["created"] == [] and failed["__interrupt__"]  # the other proposals still wait
+    assert any("no new copy, the model failed" in n for n in failed["notes"]), failed["notes"]
