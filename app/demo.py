@@ -58,7 +58,8 @@ def demo_settings(base: str, out: Path, *, llm: bool = True) -> Settings:
     )
 
 
-async def _sync(settings: Settings, days: int) -> str:
+async def sync_daily(settings: Settings, days: int) -> str:
+    """A sync of the daily figures only (no segments, no hourly): what the cycles read."""
     from app import composition
     from tools.ingest.sync import Syncer, SyncOptions
     from tools.ingest.writer import WarehouseWriter
@@ -318,7 +319,7 @@ async def _copy(settings: Settings, console: Console) -> None:
 
 
 async def _run(base: str, settings: Settings, *, cycles: int, yes: bool, llm: bool, console: Console) -> None:
-    console.print(_sync_line(await _sync(settings, HISTORY_DAYS)))
+    console.print(_sync_line(await sync_daily(settings, HISTORY_DAYS)))
     first_day: dt.date | None = None
     for n in range(1, cycles + 1):
         console.rule(f"Cycle {n} of {cycles}")
@@ -330,7 +331,7 @@ async def _run(base: str, settings: Settings, *, cycles: int, yes: bool, llm: bo
         today = await _advance(base, 1)
         first_day = first_day or today - dt.timedelta(days=1)
         console.print(f"the market moves on a day: it is now {today} on the sandbox")
-        console.print(_sync_line(await _sync(settings, HISTORY_DAYS)))
+        console.print(_sync_line(await sync_daily(settings, HISTORY_DAYS)))
     console.rule("What changed")
     table, executed = _changes_table(settings)
     console.print(table if executed else "no change was applied")
