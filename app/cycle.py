@@ -23,6 +23,7 @@ from app.settings import Settings
 from graph.build import build
 from graph.context import CycleContext
 from storage.audit import AuditLog
+from storage.audit_types import NotPendingError
 from tools.llm.client import LLMClient
 
 _ACTION = TypeAdapter(Action)
@@ -101,17 +102,22 @@ async def open_cycle(
                     expires_in=policy.proposal_ttl,
                 )
                 return {r.id: str(r.status) for r in records}
+            refused: dict[str, str] = {}
             for row in rows:
                 edited = row.get("edited_action")
-                audit.decide(
-                    row["id"],
-                    verdict=row["decision"],
-                    by=row.get("by") or "cli",
-                    how=row.get("how") or "cli",
-                    note=row.get("note"),
-                    edited=_ACTION.validate_python(edited) if edited else None,
-                )
-            return None
+                try:
+                    audit.decide(
+                        row["id"],
+                        verdict=row["decision"],
+                        by=row.get("by") or "cli",
+                        how=row.get("how") or "cli",
+                        note=row.get("note"),
+                        edited=_ACTION.validate_python(edited) if edited else None,
+                    )
+                except NotPendingError as exc:
+                    # Expired, superseded by a later cycle, or answered otherwise meanwhile: not applied.
+                    refused[row["id"]] = str(exc)
+            return refused
 
         context = CycleContext(
             engine=engine,

@@ -33,11 +33,17 @@ def _change(action: dict[str, Any]) -> str:
     return f"new ad {action['spec']['name']!r}"
 
 
-def print_waiting(result: dict[str, Any], thread: str, as_json: bool) -> None:
+def print_waiting(
+    result: dict[str, Any], thread: str, as_json: bool, expires: dict[str, Any] | None = None
+) -> None:
+    """The approval question as a table (or JSON); `expires`: each waiting id's expiry, from the audit
+    log (an id missing there has expired or been superseded since it was asked)."""
     interrupts = result.get("__interrupt__") or []
     if as_json:
         payload = {"thread": thread, "summary": result.get("summary")}
         payload["waiting"] = [i.value for i in interrupts]
+        if expires is not None:
+            payload["expires"] = {k: v.isoformat() if v else None for k, v in expires.items()}
         payload["results"] = result.get("results", [])
         typer.echo(json.dumps(payload, default=str))
         return
@@ -51,7 +57,10 @@ def print_waiting(result: dict[str, Any], thread: str, as_json: bool) -> None:
     if question.get("error"):
         console.print(f"[red]{escape(question['error'])}[/red]")
     table = Table(title=f"Waiting for approval (thread {thread})")
-    for col in ("id", "change", "entity", "why", "guardrails"):
+    columns = ["id", "change", "entity", "why", "guardrails"] + (
+        ["expires (UTC)"] if expires is not None else []
+    )
+    for col in columns:
         table.add_column(col)
     for item in question["proposals"]:
         a = item["action"]
@@ -62,12 +71,26 @@ def print_waiting(result: dict[str, Any], thread: str, as_json: bool) -> None:
             escape(f"{entity['platform']} {entity['level']} {entity.get('name') or entity['platform_id']}"),
             escape(a["reason"][:90]),
             escape(item["verdict"] + ("" if not item["reasons"] else ": " + "; ".join(item["reasons"])[:80])),
+            *([_expiry(expires, a["id"])] if expires is not None else []),
         )
     console.print(table)
     console.print(
         f"answer with: adcluster approvals approve ID... --thread {thread}  (or reject, or --all); "
         "nothing has been changed on any platform"
     )
+
+
+def _expiry(expires: dict[str, Any], action_id: str) -> str:
+    if action_id not in expires:
+        return "no longer waiting"
+    when = expires[action_id]
+    return "never" if when is None else f"{when:%Y-%m-%d %H:%M}"
+
+
+def waiting_expiry(audit: Any, thread: str) -> dict[str, Any]:
+    """Each proposal still waiting in the thread and when it expires (the audit log expires overdue ones
+    first)."""
+    return {p.id: p.expires_at for p in audit.pending(thread_id=thread)}
 
 
 def run_cycle(settings: Settings, *, thread_id: str, sync: bool = True) -> dict[str, Any]:
@@ -143,13 +166,14 @@ def list_waiting(
 
     settings = cli_settings()
 
-    async def go() -> list[Any]:
+    async def go() -> tuple[list[Any], dict[str, Any]]:
         async with open_cycle(settings, thread_id=thread) as cycle:
             state = await cycle.graph.aget_state(cycle.config(thread))
-            return [i for task in state.tasks for i in task.interrupts]
+            interrupts = [i for task in state.tasks for i in task.interrupts]
+            return interrupts, waiting_expiry(cycle.audit, thread)
 
-    interrupts = asyncio.run(go())
-    print_waiting({"__interrupt__": interrupts, "summary": "nothing is waiting"}, thread, as_json)
+    interrupts, expires = asyncio.run(go())
+    print_waiting({"__interrupt__": interrupts, "summary": "nothing is waiting"}, thread, as_json, expires)
 
 
 @approvals_app.command("approve")

@@ -19,7 +19,8 @@ from tools.llm.client import LLMClient
 
 Guard = Callable[[Sequence[Action]], list[PlanItem]]  # the guardrails (and the auto-approval policy)
 Executor = Callable[[Sequence[Action]], Awaitable[list[dict[str, Any]]]]  # applies approved actions
-# The audit log: ("proposed" | "decided", rows) -> for proposals, each id's status there (None: not kept).
+# The audit log: ("proposed" | "decided", rows) -> for proposals, each id's status there; for decisions,
+# the ids it would not take (expired, superseded, answered otherwise) with the reason (None: not kept).
 Recorder = Callable[[str, Sequence[dict[str, Any]]], dict[str, str] | None]
 
 

@@ -217,7 +217,10 @@ async def execute(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str
     ctx = runtime.context
     items = {i.action.id: i for i in (PlanItem.model_validate(r) for r in state.get("plan", []))}
     decisions = [Decision.model_validate(d) for d in state.get("decisions", [])]
-    approved: list[Action] = [i.action for i in items.values() if i.auto_approved and i.verdict != "refused"]
+    # (the proposal's id, the action to apply: the proposal's own, or its edited version)
+    approved: list[tuple[str, Action]] = [
+        (i.action.id, i.action) for i in items.values() if i.auto_approved and i.verdict != "refused"
+    ]
     rows: list[dict[str, Any]] = [
         {"id": i.action.id, "decision": "approve", "by": "policy", "how": "auto-policy"}
         for i in items.values()
@@ -227,7 +230,7 @@ async def execute(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str
     for d in decisions:
         row: dict[str, Any] = {**d.model_dump(mode="json"), "how": "cli"}
         if d.decision == "approve":
-            approved.append(items[d.id].action)
+            approved.append((d.id, items[d.id].action))
         elif d.decision == "edit":
             (checked,) = ctx.guard([_edited(items[d.id], d)])
             if checked.verdict == "refused":
@@ -235,10 +238,13 @@ async def execute(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str
                 refused.append({"id": d.id, "status": "refused", "reasons": checked.reasons})
             else:
                 row["edited_action"] = checked.action.model_dump(mode="json")
-                approved.append(checked.action)
+                approved.append((d.id, checked.action))
         rows.append(row)
-    ctx.record("decided", rows)
-    results = await ctx.execute(approved) if approved else []
+    not_taken = ctx.record("decided", rows) or {}
+    for action_id, why in not_taken.items():
+        refused.append({"id": action_id, "status": "not_pending", "note": why})
+    to_apply = [a for origin, a in approved if origin not in not_taken]
+    results = await ctx.execute(to_apply) if to_apply else []
     return {"results": results + refused}
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from app.cli import app
@@ -140,3 +141,25 @@ def test_a_thread_waits_on_disk_and_another_process_answers_it(configured: Marke
     assert len(writes) == 1  # applied exactly once
     again = cli("approvals", "approve", budget["id"], "--thread", first["thread"])
     assert again.returncode == 2
+
+
+def test_approvals_list_shows_expiry_and_an_expired_proposal_is_not_applied(
+    configured: Market, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    monkeypatch.setenv("ADCLUSTER_PROPOSAL_TTL_HOURS", str(1 / 3600))  # one second
+    first = _json("run")
+    thread = first["thread"]
+    budget = next(
+        p["action"] for p in first["waiting"][0]["proposals"] if p["action"]["kind"] == "budget_change"
+    )
+    listed = _json("approvals", "list", "--thread", thread)
+    assert budget["id"] in listed["expires"] and listed["expires"][budget["id"]] is not None
+    time.sleep(1.5)
+    shown = runner.invoke(app, ["approvals", "list", "--thread", thread])
+    assert "no longer waiting" in shown.output  # the table says so before anyone answers
+    done = _json("approvals", "approve", budget["id"], "--thread", thread)
+    (result,) = [r for r in done["results"] if r["id"] == budget["id"]]
+    assert result["status"] == "not_pending" and "expired" in result["note"]
+    assert _budget(configured, budget["entity"]["platform_id"]) == budget["before_micros"]  # nothing applied
