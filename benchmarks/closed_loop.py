@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import sys
@@ -36,6 +37,7 @@ from app.demo import demo_settings, sync_daily
 from app.sandbox_runner import running_sandbox
 from app.settings import Settings
 from sandbox.market.config import WorldConfig
+from sandbox.market.errors import InvalidChangeError
 from sandbox.market.market import Market
 from tools.optimize.allocation import AdSetHistory, CpaRule
 
@@ -113,13 +115,15 @@ def seed_rules(seed: int, days: int) -> dict[str, float]:
             )
             (proposal,) = CpaRule(goal_cost=goals[adset.account_id]).allocate([history], budget)
             if proposal.proposed_budget_micros != budget:
-                market.apply(
-                    {
-                        "kind": "update_adset",
-                        "id": adset.id,
-                        "daily_budget_micros": proposal.proposed_budget_micros,
-                    }
-                )
+                # Below the platform's minimum the platform refuses it and the budget stays.
+                with contextlib.suppress(InvalidChangeError):
+                    market.apply(
+                        {
+                            "kind": "update_adset",
+                            "id": adset.id,
+                            "daily_budget_micros": proposal.proposed_budget_micros,
+                        }
+                    )
         market.advance(days=1)
     return outcome(market, start, days)
 
