@@ -176,6 +176,58 @@ def list_waiting(
     print_waiting({"__interrupt__": interrupts, "summary": "nothing is waiting"}, thread, as_json, expires)
 
 
+@approvals_app.command("show")
+def show(
+    action_id: str = typer.Argument(..., help="a proposal id (see approvals list)"),
+    thread: str = typer.Option(..., "--thread"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """One waiting proposal in full: the change, the guardrails' verdict, the expected effect and every
+    piece of evidence with its figures."""
+    from app.cycle import open_cycle
+
+    settings = cli_settings()
+
+    async def go() -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        async with open_cycle(settings, thread_id=thread) as cycle:
+            state = await cycle.graph.aget_state(cycle.config(thread))
+            waiting = [i.value for task in state.tasks for i in task.interrupts]
+            items = [p for w in waiting for p in w["proposals"] if p["action"]["id"] == action_id]
+            return (items[0] if items else None), waiting_expiry(cycle.audit, thread)
+
+    item, expires = asyncio.run(go())
+    if item is None:
+        raise typer.BadParameter(f"{action_id} is not waiting in thread {thread} (see approvals list)")
+    if as_json:
+        typer.echo(
+            json.dumps({**item, "expires": str(expires.get(action_id)) if action_id in expires else None})
+        )
+        return
+    a = item["action"]
+    e = a["entity"]
+    console = make_console()
+    console.print(f"[bold]{a['id']}[/bold]  {a['kind']}  {_change(a)}")
+    console.print(
+        escape(
+            f"{e['platform']} {e['level']} {e.get('name') or ''} ({e['platform_id']}), "
+            f"account {e['account_id']}"
+        )
+    )
+    console.print(escape(f"why: {a['reason']}"))
+    console.print(
+        escape(
+            f"guardrails: {item['verdict']}" + ("; ".join([""] + item["reasons"]) if item["reasons"] else "")
+        )
+    )
+    if a.get("expected"):
+        console.print(escape(f"expected: {a['expected']}"))
+    console.print(f"expires: {_expiry(expires, a['id'])}")
+    for ev in a.get("evidence", []):
+        console.print(escape(f"evidence from {ev['source']}: {ev['summary']}"))
+        for k, v in (ev.get("figures") or {}).items():
+            console.print(escape(f"  {k}: {v}"))
+
+
 @approvals_app.command("approve")
 def approve(
     ids: list[str] = typer.Argument(None, help="proposal ids"),
