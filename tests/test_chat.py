@@ -8,7 +8,6 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,17 +33,27 @@ UNTIL = dt.date(2026, 11, 24)
 FX = {"USD": Decimal(1), "EUR": Decimal("0.92"), "GBP": Decimal("0.79"), "JPY": Decimal(150)}
 
 
-@pytest.fixture
-def three_platforms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: Engine) -> Iterator[Engine]:
+@pytest.fixture(scope="module")
+def three_platforms(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """One synced three-platform warehouse for the module, on SQLite: the graph's checkpoints and audit
+    log on PostgreSQL are tested in test_graph and test_run_cli. The test that changes the sandbox
+    (`--yes`) runs last among those that read it."""
+    from storage.db import make_engine, migrate
+
+    tmp = tmp_path_factory.mktemp("chat")
+    engine = make_engine(f"sqlite:///{tmp / 'warehouse.db'}")
+    migrate(engine)
     market = Market(small_config(seed=9, accounts=1, ads=20, days=14))
-    with running_sandbox(market) as url:
-        monkeypatch.setenv("ADCLUSTER_SANDBOX_URL", url)
-        monkeypatch.setenv("ADCLUSTER_PLATFORMS", '["meta", "x", "tiktok"]')
-        monkeypatch.setenv("ADCLUSTER_DATA_DIR", str(tmp_path / "data"))
-        monkeypatch.setenv("ADCLUSTER_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    with running_sandbox(market) as url, pytest.MonkeyPatch.context() as env:
+        env.setenv("ADCLUSTER_SANDBOX_URL", url)
+        env.setenv("ADCLUSTER_PLATFORMS", '["meta", "x", "tiktok"]')
+        env.setenv("ADCLUSTER_DATA_DIR", str(tmp / "data"))
+        env.setenv("ADCLUSTER_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+        env.setenv("ADCLUSTER_NEW_ADS_PER_CYCLE", "0")
         # Daily figures only (what the graph reads): a full sync with segments takes far longer.
         asyncio.run(sync_daily(load_settings(), 14))
         yield engine
+    engine.dispose()
 
 
 def _turn(fake: FakeChatServer, engine: Engine, request: str, fakes: Fakes, thread: str = "chat") -> Any:

@@ -36,6 +36,17 @@ DRAFT = {
 
 
 @pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    """SQLite only: the audit log and checkpoints on PostgreSQL are tested in test_graph and test_run_cli."""
+    from storage.db import make_engine, migrate
+
+    eng = make_engine(f"sqlite:///{tmp_path / 'warehouse.db'}")
+    migrate(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
 def synced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: Engine) -> Iterator[Engine]:
     market = Market(small_config(seed=9, accounts=1, ads=20, days=14))
     with running_sandbox(market) as url:
