@@ -205,6 +205,14 @@ def test_malformed_tool_calls_and_a_failing_model_end_the_turn_with_a_clear_mess
     assert second["answer"].startswith("Not done: the model could not route the request")
     empty, _ = _turn(FakeChatServer(), three_platforms, "   ", Fakes())
     assert empty["answer"] == "Not done: the request is empty"
+    from tools.llm.fake import Timeout
+
+    slow = FakeChatServer(then=Timeout())
+    third, _ = _turn(slow, three_platforms, "how are we doing?", Fakes(), thread="slow")
+    assert third["answer"].startswith("Not done: the model could not route the request")
+    assert (
+        "no answer from" in third["answer"] and "within 60s" in third["answer"] and third["proposals"] == []
+    )
 
 
 def test_optimise_runs_the_full_cycle_and_show_performance_answers_from_the_warehouse(
