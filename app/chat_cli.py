@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from app.console import cli_settings, make_console
-from app.run_cli import print_waiting
+from app.run_cli import answer_all, print_waiting
 from app.settings import Settings
 
 Ask = Callable[[str], str]
@@ -85,12 +85,7 @@ def _asker(yes: bool, console: Console, thread: str, as_json: bool) -> Callable[
     def approve(proposals: list[dict]) -> str:
         if not as_json:
             print_waiting({"__interrupt__": [_Shown(proposals)]}, thread, False)
-        if yes:
-            return "approve"
-        if not sys.stdin.isatty():
-            return "wait"
-        choice = typer.prompt("approve all [a], reject all [r], or leave waiting [w]", default="w")
-        return {"a": "approve", "r": "reject"}.get(choice.strip().lower()[:1], "wait")
+        return answer_all(yes, None if as_json else console)
 
     return approve
 

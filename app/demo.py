@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import shutil
-import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from app.console import make_console
-from app.run_cli import print_waiting
+from app.run_cli import answer_all, print_waiting
 from app.sandbox_runner import running_sandbox
 from app.settings import Settings
 from sandbox.market.config import WorldConfig
@@ -84,19 +83,6 @@ async def sync_daily(settings: Settings, days: int) -> str:
     return text + (f", {len(failed)} stream(s) failed" if failed else "")
 
 
-def _answer(yes: bool, console: Console) -> str:
-    if yes:
-        console.print("[green]--yes: every proposal approved (the guardrails still apply)[/green]")
-        return "approve"
-    if sys.stdin.isatty():
-        import typer
-
-        choice = typer.prompt("approve all [a], reject all [r], or leave waiting [w]", default="w")
-        return {"a": "approve", "r": "reject"}.get(choice.strip().lower()[:1], "wait")
-    console.print("not a terminal and no --yes: the proposals stay waiting (adcluster approvals ...)")
-    return "wait"
-
-
 async def _cycle(settings: Settings, thread: str, yes: bool, console: Console) -> dict[str, Any]:
     from langgraph.types import Command
 
@@ -108,7 +94,7 @@ async def _cycle(settings: Settings, thread: str, yes: bool, console: Console) -
         interrupts = result.get("__interrupt__") or []
         if interrupts:
             print_waiting(result, thread, False)
-            answer = _answer(yes, console)
+            answer = answer_all(yes, console)
             if answer != "wait":
                 proposals = interrupts[0].value["proposals"]
                 decisions = [{"id": p["action"]["id"], "decision": answer, "by": "demo"} for p in proposals]
@@ -254,7 +240,11 @@ async def _chat(settings: Settings, yes: bool, console: Console) -> None:
             for request in CHAT_TURNS:
                 console.print(f"[bold]you>[/bold] {escape(request)}")
                 result = await chat_turn(
-                    cycle, "demo-chat", request, console=console, approve=lambda p: _answer(yes, console)
+                    cycle,
+                    "demo-chat",
+                    request,
+                    console=console,
+                    approve=lambda _proposals: answer_all(yes, console),
                 )
                 console.print(escape(result.get("answer") or ""))
                 for note in result.get("notes") or []:

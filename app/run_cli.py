@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import uuid
 from typing import Any
 
@@ -78,6 +79,21 @@ def print_waiting(
         f"answer with: adcluster approvals approve ID... --thread {thread}  (or reject, or --all); "
         "nothing has been changed on any platform"
     )
+
+
+def answer_all(yes: bool, console: Any | None) -> str:
+    """One answer for every waiting proposal: "approve" with --yes, else asked in a terminal, else
+    "wait" (they stay waiting for `adcluster approvals`). `console`: where to say which (None: quiet)."""
+    if yes:
+        if console is not None:
+            console.print("[green]--yes: every proposal approved (the guardrails still apply)[/green]")
+        return "approve"
+    if sys.stdin.isatty():
+        choice = typer.prompt("approve all [a], reject all [r], or leave waiting [w]", default="w")
+        return {"a": "approve", "r": "reject"}.get(choice.strip().lower()[:1], "wait")
+    if console is not None:
+        console.print("not a terminal and no --yes: the proposals stay waiting (adcluster approvals ...)")
+    return "wait"
 
 
 def _expiry(expires: dict[str, Any], action_id: str) -> str:
