@@ -26,6 +26,8 @@ import numpy as np
 from pydantic import BaseModel, Field
 from scipy import special, stats
 
+from tools.optimize.laplace import laplace_logistic
+
 KINDS = ("headline", "image", "cta")
 
 
@@ -293,20 +295,8 @@ class FactorisedQLearner:
         keys = np.array(list(self._counts), dtype=np.int64)
         y, n = np.array(list(self._counts.values())).T
         x = self._design(keys[:, 0], self.space.unravel(keys[:, 1]))
-        beta = self._mean.copy()  # warm start from the last mode
-        for _ in range(100):
-            p = special.expit(x @ beta)
-            grad = x.T @ (y - n * p) - self._prior_prec * (beta - self._prior_mean)
-            hess = (x.T * (n * p * (1 - p))) @ x + np.diag(self._prior_prec)
-            step = np.linalg.solve(hess, grad)
-            step *= min(1.0, 2.0 / max(np.abs(step).max(), 1e-300))  # damped: no wild first steps
-            beta += step
-            if np.abs(step).max() < 1e-9:
-                break
-        p = special.expit(x @ beta)
-        hess = (x.T * (n * p * (1 - p))) @ x + np.diag(self._prior_prec)
-        self._mean, self._cov = beta, np.linalg.inv(hess)
-        self._cov = (self._cov + self._cov.T) / 2
+        # Warm start from the last mode.
+        self._mean, self._cov = laplace_logistic(x, y, n, self._prior_mean, self._prior_prec, self._mean)
         self._dirty = False
 
     def posterior(self) -> tuple[np.ndarray, np.ndarray]:

@@ -26,6 +26,7 @@ import numpy as np
 from scipy import special, stats
 
 from tools.optimize.bandits import DEFAULT_EXPLORATION, check_arms, check_counts
+from tools.optimize.laplace import laplace_logistic
 
 MONTE_CARLO_DRAWS = 20_000  # for prob_best and expected_loss; seeded, so reports are reproducible
 
@@ -178,19 +179,8 @@ class ElementThompson:
         if self._eta is None:
             y = np.concatenate([self.successes, self._history[0]])
             n = np.concatenate([self.trials, self._history[1]])
-            x, beta = self._x, self._mode.copy()  # warm start from the last mode
-            for _ in range(100):
-                p = special.expit(x @ beta)
-                grad = x.T @ (y - n * p) - self._prior_prec * (beta - self._prior_mean)
-                hess = (x.T * (n * p * (1 - p))) @ x + np.diag(self._prior_prec)
-                step = np.linalg.solve(hess, grad)
-                step *= min(1.0, 2.0 / max(np.abs(step).max(), 1e-300))  # damped: no wild first steps
-                beta += step
-                if np.abs(step).max() < 1e-9:
-                    break
-            p = special.expit(x @ beta)
-            hess = (x.T * (n * p * (1 - p))) @ x + np.diag(self._prior_prec)
-            cov = np.linalg.inv(hess)
+            x = self._x
+            beta, cov = laplace_logistic(x, y, n, self._prior_mean, self._prior_prec, self._mode)
             arms = x[: self.n_arms]
             eta_cov = arms @ cov @ arms.T
             self._mode, self._eta = beta, (arms @ beta, (eta_cov + eta_cov.T) / 2)
