@@ -267,7 +267,7 @@ class _Run:
         except Exception as exc:
             self.reader.forget(ref.platform, ref.account_id)
             return await self._after_failure(p, action, attempt, exc)
-        self.reader.forget(ref.platform, ref.account_id)
+        self.reader.wrote(action)
         before, after = to_jsonable_python(result.before), to_jsonable_python(result.after)
         problem = await self._pause_replaced(action)
         note = f"{_describe(action)}: done" + (f"; {problem}" if problem else "")

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from agents.actions import Action, BidChange, BudgetChange, StatusChange
+from agents.actions import Action, BidChange, BudgetChange, CreateAd, StatusChange
 from storage.audit_types import ExecutionRecord
 from tools.platforms.base import PlatformAdapter
 from tools.platforms.records import AccountRecord, AdRecord, AdSetRecord, CampaignRecord
@@ -83,6 +83,32 @@ class Reader:
     def forget(self, platform: str, account_id: str) -> None:
         for key in [k for k in self._cache if k[:2] == (platform, account_id)]:
             del self._cache[key]
+
+    def wrote(self, action: Action) -> None:
+        """A write the platform confirmed: the cached entity takes the written value instead of the
+        account being listed again (a re-list per action made execution O(actions x entities)). A new
+        ad is not known here, so only that account's ad list is read again."""
+        ref = action.entity
+        if isinstance(action, CreateAd):
+            self._cache.pop((ref.platform, ref.account_id, "ad"), None)
+            return
+        listed = self._cache.get((ref.platform, ref.account_id, ref.level))
+        entity = listed.get(ref.platform_id) if listed is not None else None
+        if listed is None or entity is None:
+            return
+        if isinstance(action, BudgetChange):
+            field = (
+                "lifetime_budget_micros"
+                if entity.lifetime_budget_micros == action.before_micros  # type: ignore[union-attr]
+                and entity.daily_budget_micros != action.before_micros  # type: ignore[union-attr]
+                else "daily_budget_micros"
+            )
+            update: dict[str, Any] = {field: action.after_micros}
+        elif isinstance(action, BidChange):
+            update = {"bid_micros": action.after_micros}
+        else:
+            update = {"status": action.after}
+        listed[ref.platform_id] = entity.model_copy(update=update)
 
     async def listed(self, platform: str, account: AccountRecord, level: str) -> dict[str, Entity]:
         key = (platform, account.platform_id, level)

@@ -253,6 +253,36 @@ def test_pause_and_bid_changes_are_applied_and_one_failing_action_does_not_stop_
     assert report.outcomes[1].before["status"] == "ACTIVE" and report.outcomes[1].after["status"] == "PAUSED"  # type: ignore[index]
 
 
+def test_one_listing_per_account_serves_a_run_and_written_values_are_known_without_a_re_read(
+    world: tuple[str, Market], audit: AuditLog
+) -> None:
+    url, market = world
+    one, two, three = budgeted_adsets(market)[:3]
+    first = raise_budget(market, one)
+    # A second change of the same ad set, proposed from the first one's result: it is not stale only if
+    # the executor knows what it wrote without listing the account again.
+    second = BudgetChange(
+        entity=first.entity,
+        currency="USD",
+        before_micros=first.after_micros,
+        after_micros=first.after_micros + 1_000_000,
+        reason="r",
+    )
+    others = [raise_budget(market, two), raise_budget(market, three)]
+    approve(audit, first, second, *others)
+    listings: list[str] = []
+
+    async def counting(real: Callable[..., Any], account: Any) -> Any:
+        listings.append(account.platform_id)
+        return await real(account)
+
+    report = run_execute(url, audit, [first, second, *others], wrap=("adsets", counting))
+    assert [o.outcome for o in report.outcomes] == ["executed"] * 4
+    assert len(listings) == 1
+    hour = market.clock.now_hour
+    assert market.world.adset(one).value_at("daily_budget_micros", hour + 1) == second.after_micros
+
+
 def test_a_dry_run_records_what_would_be_done_and_sends_nothing(
     world: tuple[str, Market], audit: AuditLog
 ) -> None:
