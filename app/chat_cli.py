@@ -34,7 +34,11 @@ def describe_step(node: str, update: dict[str, Any] | None) -> str | None:
         return f"router: {outcome['tool']}({args}) - validated"
     if node == "perceive":
         snap = update.get("snapshot") or {}
-        return f"perception: read the warehouse for {snap.get('since')}..{snap.get('until')}"
+        counts = ", ".join(
+            f"{(snap.get(level) or {}).get('total', 0)} {level}" for level in ("campaigns", "adsets", "ads")
+        )
+        findings = len(snap.get("findings") or [])
+        return f"perception: {snap.get('since')}..{snap.get('until')}: {counts}; {findings} finding(s)"
     if node == "analyse":
         return f"analyst: {len(update.get('proposals') or [])} proposal(s) from the optimizers"
     if node == "plan":

@@ -23,6 +23,7 @@ from graph.state import CycleState, Decision, Decisions
 from tools.llm.errors import LLMError
 
 _ACTION = TypeAdapter(Action)
+MAX_FINDINGS = 5  # perception's findings repeated in the cycle's summary
 
 
 def _actions(rows: list[dict[str, Any]]) -> list[Action]:
@@ -256,7 +257,10 @@ async def report(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str,
     refused = sum(i.verdict == "refused" for i in plan_items)
     by_policy = sum(i.auto_approved for i in plan_items)
     counts = {k: sum(d.decision == k for d in decisions) for k in ("approve", "reject", "edit")}
+    findings = (state.get("snapshot") or {}).get("findings") or []
     lines = [
+        *(f"seen: {f}" for f in findings[:MAX_FINDINGS]),
+        *([f"seen: {len(findings) - MAX_FINDINGS} more finding(s)"] if len(findings) > MAX_FINDINGS else []),
         f"{len(plan_items)} proposal(s): {refused} refused by the guardrails, {by_policy} approved by policy",
         f"{counts['approve']} approved, {counts['reject']} rejected, {counts['edit']} edited by a person",
         f"{len(done)} applied on the platforms, {len(results) - len(done)} not applied",

@@ -14,6 +14,7 @@ import pytest
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.types import Command
 from sqlalchemy import Engine
+from sqlmodel import Session, func, select
 from typer.testing import CliRunner
 
 from agents.actions import Action, BudgetChange
@@ -23,6 +24,7 @@ from app.cli import app
 from graph.build import build
 from graph.context import CycleContext
 from sandbox.market.market import Market
+from storage.models import DailyMetric
 
 UNTIL = dt.date(2026, 11, 24)
 
@@ -107,6 +109,11 @@ def test_the_cycle_waits_for_a_person_and_applies_only_what_was_approved(
     done = asyncio.run(_resume(tmp_path / "ckpt.db", ctx, "t1", decisions))
     assert [a.id for a in fakes.executed] == [budget["action"]["id"]]
     assert "1 approved" in done["summary"] and "1 applied" in done["summary"]
+    snap = first["snapshot"]
+    with Session(synced) as session:
+        ads_with_figures = session.exec(select(func.count(func.distinct(DailyMetric.ad_id)))).one()
+    assert snap["ads"]["total"] == ads_with_figures > 0 and snap["freshness"][0]["errors"] == []
+    assert all(f"seen: {f}" in done["summary"] for f in snap["findings"][:5])
 
 
 def test_an_edit_is_checked_by_the_guardrails_again(synced: Engine, tmp_path: Path) -> None:
