@@ -9,14 +9,19 @@ actions with the evidence behind each. The numbers come from the tools, never fr
   image, CTA), which also learns from the account's other ads, when every ad's creative is in the
   warehouse and the account has other ads with figures; otherwise from one Beta posterior per ad with
   the account's empirical-Bayes prior.
+- New ads: an ad set with a fatigued live ad (`tools/optimize/fatigue.py`), or whose best live ad is
+  credibly below the account's typical CTR, or that has settled on a winner, is handed to the creative
+  agent (in that order of priority) as a `NewAdRequest`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from typing import Literal
 
 from pydantic import BaseModel, Field
+from scipy import stats
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
@@ -30,7 +35,8 @@ from tools.optimize.allocation import (
     campaign_history,
 )
 from tools.optimize.creatives import CreativeDay, CreativeState, PastCreative, Thresholds, creative_report
-from tools.optimize.priors import empirical_bayes_prior
+from tools.optimize.fatigue import FatigueDay, detect_fatigue
+from tools.optimize.priors import BetaPrior, empirical_bayes_prior
 from tools.optimize.rules_records import EntitySeries
 from tools.platforms.money import exponent
 from tools.rule_inputs import load_series
@@ -46,11 +52,24 @@ class AnalystConfig(BaseModel):
 
 
 class NewAdRequest(BaseModel):
-    """An ad set settled on a winner: worth testing a new ad against it (the creative agent's input)."""
+    """An ad set worth a new ad (the creative agent's input): settled on a winner (test a challenger),
+    with a fatigued ad (replace it with fresh copy) or losing (its best ad is credibly below the
+    account's typical CTR)."""
 
     adset_id: str
-    base_ad_id: str = Field(description="the ad to write from: the likely best of the ad set")
+    base_ad_id: str = Field(
+        description="the ad to write from: the likely best of the ad set, or the tired one"
+    )
     reason: str
+    kind: Literal["fatigued", "losing", "settled"] = "settled"
+    replaces_ad_id: str | None = Field(
+        default=None, description="fatigued: the ad paused once the new one runs"
+    )
+
+
+NEW_AD_ORDER = {"fatigued": 0, "losing": 1, "settled": 2}  # which ad sets get new copy first
+LOSING_MARGIN = 0.25  # an ad set is losing when even its CTR's upper bound is this far under the account's
+LOSING_MIN_IMPRESSIONS = 5_000
 
 
 class Analysis(BaseModel):
@@ -184,6 +203,10 @@ def _creative_actions(
         priors[account] = empirical_bayes_prior(clicks, imps)
     actions: list[Action] = []
     for adset, members in by_adset.items():
+        request = _tired_or_losing(adset, members, priors[members[0].account_id])
+        if request is not None:
+            new_ads.append(request)
+            notes.append(f"ad set {adset}: {request.reason}")
         if len(members) < 2:
             continue
         days = [
@@ -247,11 +270,56 @@ def _creative_actions(
                     ],
                 )
             )
-        if report.add_new_ad and report.add_new_reason:
+        if report.add_new_ad and report.add_new_reason and request is None:
             notes.append(f"ad set {adset}: {report.add_new_reason}")
             best = max(report.creatives, key=lambda v: v.prob_best)
             new_ads.append(NewAdRequest(adset_id=adset, base_ad_id=best.ad_id, reason=report.add_new_reason))
     return actions
+
+
+def _tired_or_losing(adset: str, members: list[EntitySeries], prior: BetaPrior) -> NewAdRequest | None:
+    """A fatigued live ad (CTR falling with exposure beyond noise and weekday), or else an ad set whose
+    best live ad is credibly below the account's typical CTR: either is worth new copy."""
+    live = [m for m in members if m.status == "ACTIVE" and m.days]
+    tired = []
+    for m in live:
+        verdict = detect_fatigue(
+            [
+                FatigueDay(day=d.day, impressions=d.impressions, clicks=min(d.clicks, d.impressions))
+                for d in m.days
+            ]
+        )
+        if verdict.fatigued:
+            tired.append((verdict.ctr_drop or 0.0, m, verdict.reason))
+    if tired:
+        _, ad, why = max(tired, key=lambda t: (t[0], t[1].entity_id))
+        return NewAdRequest(
+            adset_id=adset,
+            base_ad_id=ad.entity_id,
+            kind="fatigued",
+            replaces_ad_id=ad.entity_id,
+            reason=f"ad {ad.name or ad.entity_id!r} is fatigued: {why}",
+        )
+    seen = [
+        (sum(d.impressions for d in m.days), sum(min(d.clicks, d.impressions) for d in m.days), m)
+        for m in live
+    ]
+    seen = [t for t in seen if t[0] >= LOSING_MIN_IMPRESSIONS]
+    if not seen:
+        return None
+    # The best live ad's 95% upper bound on CTR (its Beta posterior from the account's prior).
+    high, imps, ad = max(
+        (float(stats.beta.ppf(0.95, prior.alpha + c, prior.beta + n - c)), n, m) for n, c, m in seen
+    )
+    if high >= prior.mean * (1 - LOSING_MARGIN):
+        return None
+    return NewAdRequest(
+        adset_id=adset,
+        base_ad_id=ad.entity_id,
+        kind="losing",
+        reason=f"losing: its best ad's CTR is at most {high:.3%} (95% bound, {imps:,} impressions) against "
+        f"the account's typical {prior.mean:.3%}",
+    )
 
 
 def _past_creatives(
@@ -281,4 +349,5 @@ def analyse(engine: Engine, *, until: dt.date, config: AnalystConfig | None = No
     ads = load_series(engine, "ad", since, until)
     new_ads: list[NewAdRequest] = []
     actions = _budget_actions(adsets, cfg, notes) + _creative_actions(engine, ads, cfg, until, notes, new_ads)
+    new_ads.sort(key=lambda r: NEW_AD_ORDER[r.kind])
     return Analysis(actions=actions, notes=notes, new_ads=new_ads)

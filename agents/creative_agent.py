@@ -1,13 +1,17 @@
-"""The creative agent: for ad sets the analyst found settled on a winner, new copy written from that ad
-by the LLM (the creative studio's `write_variants`: repaired to the platform's limits, checked against
-ad policy, de-duplicated, tagged) and proposed as new ads in the same ad set. Each is a `CreateAd`:
-it waits for a person like any change that can raise spend, and its deterministic name lets the
-executor find it after a crash instead of creating it twice. The image, link and creative of the
-winning ad are kept; only the words are new. The model writes words, never numbers that are acted on.
+"""The creative agent: for ad sets the analyst found fatigued, losing or settled on a winner, new copy
+written from the ad set's base ad by the LLM (the creative studio's `write_variants`: repaired to the
+platform's limits, checked against ad policy, de-duplicated, tagged) and proposed as a new ad in the
+same ad set; a fatigued ad is replaced (paused once the new ad exists). Each is a `CreateAd`: it waits
+for a person like any change that can raise spend, and its deterministic name lets the executor find it
+after a crash instead of creating it twice. The base ad's image, link and creative are kept; only the
+words are new. The model writes words, never numbers that are acted on. `due_requests` keeps one new ad
+per ad set in flight: a waiting proposal is asked again, not rewritten, and a created or rejected one
+is given time before the next.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Sequence
 
@@ -16,13 +20,61 @@ from sqlmodel import Session
 
 from agents.actions import CreateAd, EntityRef, Evidence
 from agents.analyst import NewAdRequest
-from storage.models import Account
+from storage.audit import AuditLog
+from storage.audit_types import ProposalStatus
+from storage.models import Account, AdSet
 from tools.creative.base_ad import BaseAdError, load_base_ad
 from tools.creative.text import Brief, StructuredLLM, write_variants
 from tools.llm.errors import LLMError
 from tools.platforms.base import NewAd
 
 logger = logging.getLogger(__name__)
+
+
+WAITING = (ProposalStatus.PROPOSED,)
+UNDER_WAY = (ProposalStatus.APPROVED, ProposalStatus.EXECUTING)
+ANSWERED = (ProposalStatus.EXECUTED, ProposalStatus.REJECTED, ProposalStatus.EDITED)
+
+
+def due_requests(
+    engine: Engine, requests: Sequence[NewAdRequest], *, wait: dt.timedelta
+) -> tuple[list[NewAdRequest], list[CreateAd], list[str]]:
+    """Which ad sets get new copy now, from the audit log: an ad set whose last new ad still waits for a
+    decision gets that same proposal again (no new copy is written, the person still sees one); one
+    whose new ad was created or rejected less than `wait` ago is left to show how it does; the rest
+    are due. Returns (due, proposals carried over, notes)."""
+    audit = AuditLog(engine)
+    keys: dict[str, str] = {}
+    with Session(engine) as session:
+        for r in requests:
+            adset = session.get(AdSet, r.adset_id)
+            account = session.get(Account, adset.account_id) if adset is not None else None
+            if adset is not None and account is not None:
+                keys[r.adset_id] = f"{adset.platform}|{account.platform_id}|adset|{adset.platform_id}"
+    last = audit.latest("create_ad", list(keys.values()))
+    now = audit.now()
+    due: list[NewAdRequest] = []
+    carried: list[CreateAd] = []
+    notes: list[str] = []
+    for r in requests:
+        record = last.get(keys.get(r.adset_id, ""))
+        if record is None:
+            due.append(r)
+        elif record.status in WAITING:
+            carried.append(CreateAd.model_validate(record.action))
+            notes.append(
+                f"ad set {r.adset_id}: the new ad proposed {record.proposed_at:%Y-%m-%d} still waits"
+            )
+        elif record.status in UNDER_WAY:
+            notes.append(f"ad set {r.adset_id}: the new ad {record.id} is approved and being made")
+        elif record.status in ANSWERED and record.updated_at > now - wait:
+            notes.append(
+                f"ad set {r.adset_id}: a new ad was {record.status} on {record.updated_at:%Y-%m-%d}; "
+                f"no new copy before {record.updated_at + wait:%Y-%m-%d}"
+            )
+        else:
+            due.append(r)
+    return due, carried, notes
 
 
 async def propose_new_ads(
@@ -82,8 +134,23 @@ async def propose_new_ads(
                 call_to_action=variant.platform_cta,
                 status="ACTIVE",
             )
+            replaces = None
+            if request.replaces_ad_id is not None:
+                replaces = EntityRef(
+                    platform=found.ad.platform,  # type: ignore[arg-type]
+                    account_id=account.platform_id,
+                    level="ad",
+                    platform_id=found.ad.platform_id,
+                    name=found.ad.name,
+                )
+            why = {
+                "fatigued": "replace a fatigued ad with fresh copy (paused once the new ad runs)",
+                "losing": "new copy for an ad set whose ads trail the account",
+                "settled": "test new copy against the ad set's winner",
+            }[request.kind]
             actions.append(
                 CreateAd(
+                    replaces=replaces,
                     entity=EntityRef(
                         platform=found.ad.platform,  # type: ignore[arg-type]
                         account_id=account.platform_id,
@@ -92,7 +159,7 @@ async def propose_new_ads(
                         name=found.adset.name,
                     ),
                     spec=spec,
-                    reason=f"test new copy against the ad set's winner: {request.reason}",
+                    reason=f"{why}: {request.reason}",
                     proposed_by="creative",
                     evidence=[
                         Evidence(

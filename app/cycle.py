@@ -130,6 +130,7 @@ async def open_cycle(
             llm=llm,
             open_llm=(lambda: composition.llm_client(settings)) if settings.new_ads_per_cycle else None,
             new_ads_per_cycle=settings.new_ads_per_cycle,
+            new_ad_wait=dt.timedelta(days=settings.new_ad_wait_days),
             platforms=list(settings.platforms),
         )
         async with _checkpointer(settings) as saver:

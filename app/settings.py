@@ -140,7 +140,14 @@ class Settings(BaseSettings):
         default=2,
         ge=0,
         le=20,
-        description="ad sets settled on a winner that get new copy (a new ad to approve) per cycle; 0: none",
+        description="ad sets (fatigued, losing, or settled on a winner) that get new copy (a new ad to "
+        "approve) per cycle; 0: none",
+    )
+    new_ad_wait_days: float = Field(
+        default=7,
+        ge=0,
+        le=90,
+        description="days after a new ad is created or rejected in an ad set before the next is written",
     )
 
     @field_validator("llm_base_url", "llm_api_key", "llm_model", "embedding_base_url", mode="before")

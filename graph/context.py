@@ -40,3 +40,4 @@ class CycleContext:
     platforms: Sequence[str] = ("meta", "x", "tiktok")
     summarise_answers: bool = True  # let the model lead an answer with a summary (numbers checked)
     new_ads_per_cycle: int = 3  # ad sets the creative agent writes for per cycle (0: none)
+    new_ad_wait: dt.timedelta = dt.timedelta(days=7)  # after a new ad is made or rejected in an ad set

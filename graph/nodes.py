@@ -15,7 +15,7 @@ from agents.actions import Action, BidChange, BudgetChange
 from agents.analyst import NewAdRequest
 from agents.analyst import analyse as run_analyst
 from agents.chat import ChatError, ChatOutcome, route, run_tool, summarise
-from agents.creative_agent import propose_new_ads
+from agents.creative_agent import due_requests, propose_new_ads
 from agents.perception import snapshot
 from agents.planner import PlanItem
 from graph.context import CycleContext
@@ -109,8 +109,9 @@ async def analyse(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str
 
 
 async def create(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str, Any]:
-    """The creative agent: new ads for the ad sets the analyst found settled, written by the LLM; they
-    join the proposals and pass the same guardrails and approval."""
+    """The creative agent: new ads for the ad sets the analyst found fatigued, losing or settled, written
+    by the LLM (one in flight per ad set); they join the proposals and pass the same guardrails and
+    approval."""
     ctx = runtime.context
     requests = [NewAdRequest.model_validate(r) for r in state.get("new_ads", [])]
     if not requests:
@@ -118,6 +119,10 @@ async def create(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str,
     if ctx.new_ads_per_cycle == 0 or (ctx.llm is None and ctx.open_llm is None):
         why = "new ads are off (new_ads_per_cycle 0)" if ctx.new_ads_per_cycle == 0 else "no language model"
         return {"notes": [*state.get("notes", []), f"{len(requests)} ad set(s) could test a new ad; {why}"]}
+    requests, carried, waited = due_requests(ctx.engine, requests, wait=ctx.new_ad_wait)
+    previous = [*state.get("proposals", []), *(a.model_dump(mode="json") for a in carried)]
+    if not requests:
+        return {"proposals": previous, "notes": [*state.get("notes", []), *waited]}
     if ctx.llm is not None:
         actions, notes = await propose_new_ads(
             ctx.engine, ctx.llm, requests, max_adsets=ctx.new_ads_per_cycle
@@ -132,8 +137,8 @@ async def create(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str,
         except LLMError as exc:
             actions, notes = [], [f"no new ads: the model could not start: {str(exc).splitlines()[0]}"]
     return {
-        "proposals": [*state.get("proposals", []), *(a.model_dump(mode="json") for a in actions)],
-        "notes": [*state.get("notes", []), *notes],
+        "proposals": [*previous, *(a.model_dump(mode="json") for a in actions)],
+        "notes": [*state.get("notes", []), *waited, *notes],
     }
 
 

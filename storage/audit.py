@@ -357,6 +357,18 @@ class AuditLog:
             rows = session.exec(query.order_by(col(AuditProposal.proposed_at), col(AuditProposal.id))).all()
             return [_proposal(r) for r in rows]
 
+    def latest(self, kind: str, entity_keys: Sequence[str]) -> dict[str, ProposalRecord]:
+        """Per entity key, the most recently proposed action of `kind` (whatever became of it)."""
+        out: dict[str, ProposalRecord] = {}
+        keys = list(dict.fromkeys(entity_keys))
+        for start in range(0, len(keys), 500):
+            query = select(AuditProposal).where(
+                AuditProposal.kind == kind, col(AuditProposal.entity_key).in_(keys[start : start + 500])
+            )
+            for record in self._proposals(query):  # oldest first: the newest of each key stays
+                out[record.entity_key] = record
+        return out
+
     def history(self, entity_key: str) -> list[AuditEntry]:
         """Everything proposed for one entity (an EntityRef key), oldest first."""
         return self.between(None, None, entity=entity_key)

@@ -6,14 +6,17 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
+import numpy as np
 import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from agents.actions import BudgetChange, StatusChange
-from agents.analyst import AnalystConfig, analyse
+from agents.analyst import AnalystConfig, _tired_or_losing, analyse
 from app.cli import app
 from sandbox.market.market import Market
+from tools.optimize.priors import BetaPrior
+from tools.optimize.rules_records import DailyRow, EntitySeries
 
 UNTIL = dt.date(2026, 11, 24)
 
@@ -64,3 +67,50 @@ def test_an_empty_warehouse_gives_no_actions(engine: Engine) -> None:
 
     migrate(engine)
     assert analyse(engine, until=UNTIL).actions == []
+
+
+# --- which ad sets get new copy ---------------------------------------------------------------------
+
+
+def _ad(ad_id: str, ctrs: list[float], *, impressions: int = 4_000, status: str = "ACTIVE") -> EntitySeries:
+    start = dt.date(2026, 3, 1)
+    return EntitySeries(
+        entity_id=ad_id,
+        name=ad_id,
+        level="ad",
+        platform="meta",
+        account_id="acc",
+        currency="USD",
+        status=status,
+        days=[
+            DailyRow(day=start + dt.timedelta(days=i), impressions=impressions, clicks=round(impressions * c))
+            for i, c in enumerate(ctrs)
+        ],
+    )
+
+
+ACCOUNT = BetaPrior(alpha=20, beta=980, creatives=10, basis="moments")  # a typical CTR of 2%
+
+
+def test_a_fatigued_live_ad_is_replaced_first() -> None:
+    rng = np.random.default_rng(3)
+    falling = [0.03 * (1 - i / 30) + rng.normal(0, 0.0005) for i in range(21)]  # 3% to 1.0%
+    steady = [0.02] * 21
+    request = _tired_or_losing("s1", [_ad("tired", falling), _ad("fine", steady)], ACCOUNT)
+    assert request is not None and request.kind == "fatigued"
+    assert request.base_ad_id == request.replaces_ad_id == "tired" and "fatigued" in request.reason
+    # A paused ad's fall is not this ad set's problem any more.
+    assert (
+        _tired_or_losing("s1", [_ad("tired", falling, status="PAUSED"), _ad("fine", steady)], ACCOUNT) is None
+    )
+
+
+def test_an_ad_set_whose_best_ad_is_credibly_below_the_account_is_losing() -> None:
+    weak = _tired_or_losing("s2", [_ad("a", [0.008] * 14), _ad("b", [0.01] * 14)], ACCOUNT)
+    assert (
+        weak is not None and weak.kind == "losing" and weak.base_ad_id == "b" and weak.replaces_ad_id is None
+    )
+    # The same rates on too few impressions are not credibly below: nothing is asked.
+    assert _tired_or_losing("s2", [_ad("a", [0.01] * 2, impressions=200)], ACCOUNT) is None
+    # Near the account's typical CTR: not losing.
+    assert _tired_or_losing("s2", [_ad("a", [0.019] * 14)], ACCOUNT) is None

@@ -20,6 +20,7 @@ from app.demo import sync_daily
 from app.sandbox_runner import running_sandbox
 from app.settings import load_settings
 from sandbox.market.market import Market
+from storage.audit import AuditLog
 from storage.models import Ad, Creative
 from tests.conftest import small_config
 from tools.llm.fake import Fail, FakeChatServer, Reply
@@ -67,6 +68,8 @@ def _cycle(fake: FakeChatServer | None, thread: str, answer: str | None) -> dict
             async with open_cycle(settings, thread_id=thread, llm=llm) as cycle:
                 config = cycle.config(thread)
                 first = await cycle.graph.ainvoke({"request": None}, config, context=cycle.context)
+                if not first.get("__interrupt__"):
+                    return {**first, "created": []}
                 waiting = first["__interrupt__"][0].value["proposals"]
                 created = [p for p in waiting if p["action"]["kind"] == "create_ad"]
                 if answer is None:
@@ -100,10 +103,17 @@ def test_a_new_ad_is_proposed_from_the_winner_and_created_only_after_approval(sy
     with Session(synced) as session:
         names = {a.name for a in session.exec(select(Ad))}
     assert action["spec"]["name"] not in names
-    done = _cycle(FakeChatServer(then=Reply.json(DRAFT)), "create-2", "approve")
-    assert [r["status"] for r in done["results"] if r["id"] == done["created"][0]["action"]["id"]] == [
-        "executed"
-    ]
+    # The next cycle asks about the same new ad again instead of writing another one for the ad set.
+    again = FakeChatServer(then=Reply.json(DRAFT))
+    done = _cycle(again, "create-2", "approve")
+    assert [c["action"]["id"] for c in done["created"]] == [action["id"]] and again.requests == []
+    assert [r["status"] for r in done["results"] if r["id"] == action["id"]] == ["executed"]
+    # Once made, the ad set is given time to show how the new ad does: no new copy for it meanwhile.
+    later = FakeChatServer(then=Reply.json(DRAFT))
+    after = _cycle(later, "create-3", None)
+    adset = action["entity"]["platform_id"]
+    assert all(c["action"]["entity"]["platform_id"] != adset for c in after.get("created", []))
+    assert any("a new ad was executed on" in n and "no new copy before" in n for n in after["notes"])
     assert CliRunner().invoke(app, ["sync", "--days", "1"]).exit_code == 0
     with Session(synced) as session:
         new = session.exec(select(Ad).where(Ad.name == done["created"][0]["action"]["spec"]["name"])).one()
@@ -128,6 +138,10 @@ def test_a_cycle_opens_the_configured_model_only_for_new_ads_and_survives_its_fa
         monkeypatch.setenv("ADCLUSTER_LLM_MODEL", "fake-model")
         opened = _cycle(None, "create-4", None)  # no client given: the cycle opens one for the create node
     assert len(opened["created"]) == 1
+    # Nobody answered and it expired: the ad set is due new copy again (and the model now fails).
+    AuditLog(synced).set_status(
+        opened["created"][0]["action"]["id"], "expired", note="test", expect=("proposed",)
+    )
     with FakeChatServer(then=Fail(status=503)).serve() as url:
         monkeypatch.setenv("ADCLUSTER_LLM_BASE_URL", url)
         monkeypatch.setenv("ADCLUSTER_LLM_MAX_RETRIES", "0")
