@@ -7,6 +7,7 @@ import asyncio
 import json
 import sys
 import uuid
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import typer
@@ -76,7 +77,8 @@ def print_waiting(
         )
     console.print(table)
     console.print(
-        f"answer with: adcluster approvals approve ID... --thread {thread}  (or reject, or --all); "
+        f"answer with: adcluster approvals approve ID... --thread {thread}  (or reject, or --all; "
+        f"approvals edit ID --value 42.50 --thread {thread} for another budget or bid); "
         "nothing has been changed on any platform"
     )
 
@@ -143,7 +145,15 @@ def sync_all() -> None:
     sync_command(platform=PlatformChoice.all, days=None, since=None, until=None, full=False)
 
 
-def _answer(thread: str, ids: list[str], every: bool, decision: str, by: str, as_json: bool) -> None:
+def _answer(
+    thread: str,
+    ids: list[str],
+    every: bool,
+    decision: str,
+    by: str,
+    as_json: bool,
+    value: str | None = None,
+) -> None:
     from app.cycle import open_cycle
 
     settings = cli_settings()
@@ -161,7 +171,10 @@ def _answer(thread: str, ids: list[str], every: bool, decision: str, by: str, as
                 raise typer.BadParameter(f"not waiting in thread {thread}: {', '.join(unknown)}")
             if not chosen:
                 raise typer.BadParameter("name the proposals to answer, or --all")
-            decisions = [{"id": i, "decision": decision, "by": by} for i in chosen]
+            decisions = [
+                {"id": i, "decision": decision, "by": by, **({"value": value} if value is not None else {})}
+                for i in chosen
+            ]
             return await cycle.graph.ainvoke(
                 Command(resume={"decisions": decisions}), cycle.config(thread), context=cycle.context
             )
@@ -170,6 +183,9 @@ def _answer(thread: str, ids: list[str], every: bool, decision: str, by: str, as
     if result is None:
         raise typer.BadParameter(f"thread {thread} is not waiting for approval")
     print_waiting(result, thread, as_json)
+    refused = [i.value.get("error") for i in result.get("__interrupt__") or [] if i.value.get("error")]
+    if refused:
+        raise typer.Exit(1)  # the answer was not taken (the error is printed above); the thread still waits
 
 
 @approvals_app.command("list")
@@ -266,6 +282,25 @@ def reject(
 ) -> None:
     """Reject proposals: nothing is sent to any platform."""
     _answer(thread, ids or [], every, "reject", by, as_json)
+
+
+@approvals_app.command("edit")
+def edit(
+    action_id: str = typer.Argument(..., help="a budget or bid proposal's id"),
+    value: str = typer.Option(
+        ..., "--value", help="the new daily budget or bid in major units of the account currency, e.g. 42.50"
+    ),
+    thread: str = typer.Option(..., "--thread"),
+    by: str = typer.Option("cli", "--by", help="who edits (kept in the audit log)"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Approve a budget or bid change at another amount. The amount must be positive and a whole number
+    of the currency's minor units; it passes the guardrails again before anything is applied."""
+    try:
+        Decimal(value)
+    except InvalidOperation:
+        raise typer.BadParameter(f"--value {value!r} is not a number (e.g. 42.50)") from None
+    _answer(thread, [action_id], False, "edit", by, as_json, value=value)
 
 
 def undo(

@@ -4,22 +4,25 @@ start on resume)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Literal
 
 from langgraph.graph import END
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
-from agents.actions import Action, BidChange, BudgetChange
+from agents.actions import Action
 from agents.analyst import NewAdRequest
 from agents.analyst import analyse as run_analyst
+from agents.approval_policy import Decision, apply_edit
+from agents.approval_policy import validate_decisions as check_decisions
 from agents.chat import ChatError, ChatOutcome, route, run_tool, summarise
 from agents.creative_agent import due_requests, propose_new_ads
 from agents.perception import snapshot
 from agents.planner import PlanItem
 from graph.context import CycleContext
-from graph.state import CycleState, Decision, Decisions
+from graph.state import Answers, CycleState
 from tools.llm.errors import LLMError
 
 _ACTION = TypeAdapter(Action)
@@ -166,25 +169,24 @@ def route_after_plan(state: CycleState) -> Literal["approve", "execute"]:
     return "approve" if _waiting(state) else "execute"
 
 
-def validate_decisions(answer: object, waiting: list[PlanItem]) -> list[Decision]:
-    """The answer as decisions, or a ValueError saying what is wrong with it (unknown ids, an id answered
-    twice, an edit of something that is not a budget or a bid)."""
-    decisions = Decisions.model_validate(
-        answer if isinstance(answer, dict) else {"decisions": answer}
-    ).decisions
-    known = {i.action.id: i for i in waiting}
-    seen: set[str] = set()
-    for d in decisions:
-        if d.id not in known:
-            raise ValueError(f"no proposal {d.id} is waiting for approval")
-        if d.id in seen:
-            raise ValueError(f"proposal {d.id} was answered twice")
-        if d.decision == "edit" and (
-            d.value is None or not isinstance(known[d.id].action, BudgetChange | BidChange)
-        ):
-            raise ValueError(f"proposal {d.id}: only budgets and bids can be edited, with a positive value")
-        seen.add(d.id)
-    return decisions
+def validate_decisions(answer: object, waiting: list[PlanItem], *, now: dt.datetime) -> list[Decision]:
+    """The resume value as decisions, or a ValueError naming every problem (a malformed answer, unknown
+    ids, an id answered twice, an edit of something that is not a budget or a bid, or to a value that is
+    not a positive whole number of minor units). The rules are `agents.approval_policy`'s."""
+    try:
+        answers = Answers.model_validate(answer if isinstance(answer, dict) else {"decisions": answer})
+    except ValidationError as exc:
+        raise ValueError("; ".join(_error_text(e) for e in exc.errors())) from None
+    raw = [
+        {"action_id": a.id, "type": a.decision, "value": a.value, "by": a.by, "at": now, "note": a.note}
+        for a in answers.decisions
+    ]
+    return check_decisions([i.action for i in waiting], raw)
+
+
+def _error_text(error: Any) -> str:
+    where = ".".join(str(p) for p in error["loc"])
+    return f"{where}: {error['msg']}" if where else error["msg"]
 
 
 async def approve(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str, Any]:
@@ -198,23 +200,11 @@ async def approve(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str
     while True:
         answer = interrupt(question)
         try:
-            decisions = validate_decisions(answer, waiting)
+            decisions = validate_decisions(answer, waiting, now=dt.datetime.now(dt.UTC))
         except ValueError as exc:
             question = {**question, "error": str(exc).splitlines()[0]}
             continue
         return {"decisions": [d.model_dump(mode="json") for d in decisions]}
-
-
-def _edited(item: PlanItem, d: Decision) -> Action:
-    action = item.action
-    assert isinstance(action, BudgetChange | BidChange) and d.value is not None  # validate_decisions checked
-    micros = round(d.value * 1_000_000)
-    fields = action.model_dump() | {
-        "after_micros": micros,
-        "id": "",
-        "reason": f"{action.reason} (edited by {d.by})",
-    }
-    return type(action).model_validate(fields)
 
 
 async def execute(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str, Any]:
@@ -234,17 +224,23 @@ async def execute(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str
     ]
     refused: list[dict[str, Any]] = []
     for d in decisions:
-        row: dict[str, Any] = {**d.model_dump(mode="json"), "how": "cli"}
-        if d.decision == "approve":
-            approved.append((d.id, items[d.id].action))
-        elif d.decision == "edit":
-            (checked,) = ctx.guard([_edited(items[d.id], d)])
+        row: dict[str, Any] = {
+            "id": d.action_id,
+            "decision": d.type,
+            "by": d.by,
+            "note": d.note,
+            "how": "cli",
+        }
+        if d.type == "approve":
+            approved.append((d.action_id, items[d.action_id].action))
+        elif d.type == "edit":
+            (checked,) = ctx.guard([apply_edit(items[d.action_id].action, d)])
             if checked.verdict == "refused":
                 row |= {"decision": "reject", "note": "the edit was refused: " + "; ".join(checked.reasons)}
-                refused.append({"id": d.id, "status": "refused", "reasons": checked.reasons})
+                refused.append({"id": d.action_id, "status": "refused", "reasons": checked.reasons})
             else:
                 row["edited_action"] = checked.action.model_dump(mode="json")
-                approved.append((d.id, checked.action))
+                approved.append((d.action_id, checked.action))
         rows.append(row)
     not_taken = ctx.record("decided", rows) or {}
     for action_id, why in not_taken.items():
@@ -261,7 +257,7 @@ async def report(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str,
     done = [r for r in results if r.get("status") == "executed"]
     refused = sum(i.verdict == "refused" for i in plan_items)
     by_policy = sum(i.auto_approved for i in plan_items)
-    counts = {k: sum(d.decision == k for d in decisions) for k in ("approve", "reject", "edit")}
+    counts = {k: sum(d.type == k for d in decisions) for k in ("approve", "reject", "edit")}
     findings = (state.get("snapshot") or {}).get("findings") or []
     lines = [
         *(f"seen: {f}" for f in findings[:MAX_FINDINGS]),

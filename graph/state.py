@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Literal, TypedDict
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
-class Decision(BaseModel):
-    """A person's answer to one proposal (the resume value of the approval interrupt)."""
+class Answer(BaseModel):
+    """A person's answer to one proposal, as the approval interrupt's resume value carries it (JSON).
+    It becomes an `agents.approval_policy.Decision`, whose rules apply: an edit gives a positive budget
+    or bid in whole minor units of the account currency, and only budgets and bids are edited."""
 
-    id: str
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, description="the proposal's action id")
     decision: Literal["approve", "reject", "edit"]
-    value: float | None = Field(
-        default=None, gt=0, description="for edit: the new budget or bid, major units"
-    )
-    by: str = "cli"
+    value: Decimal | None = Field(default=None, description="for edit: the new budget or bid, major units")
+    by: str = Field(default="cli", min_length=1)
     note: str | None = None
 
 
-class Decisions(BaseModel):
-    decisions: list[Decision]
+class Answers(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decisions: list[Answer]
 
 
 class CycleState(TypedDict, total=False):
@@ -30,7 +35,7 @@ class CycleState(TypedDict, total=False):
     new_ads: list[dict[str, Any]]  # NewAdRequest JSON: ad sets worth a new ad (analyse -> create)
     notes: list[str]
     plan: list[dict[str, Any]]  # PlanItem JSON
-    decisions: list[dict[str, Any]]  # Decision JSON
+    decisions: list[dict[str, Any]]  # agents.approval_policy.Decision JSON
     results: list[dict[str, Any]]
     summary: str
     chat: dict[str, Any] | None  # ChatOutcome JSON of the turn, None for a scheduled cycle

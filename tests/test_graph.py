@@ -149,7 +149,7 @@ def test_an_edit_is_checked_by_the_guardrails_again(synced: Engine, tmp_path: Pa
     assert (
         isinstance(edited, BudgetChange)
         and edited.after_micros == 31_500_000
-        and "edited by cli" in edited.reason
+        and edited.proposed_by == f"cli (edit of {budget['action']['id']})"
     )
 
 
@@ -161,10 +161,22 @@ def test_unknown_or_doubled_answers_are_refused_and_the_thread_still_waits(
     first = asyncio.run(_start(tmp_path / "ckpt.db", ctx, "t4"))
     some = first["__interrupt__"][0].value["proposals"][0]["action"]["id"]
     unknown = asyncio.run(_resume(tmp_path / "ckpt.db", ctx, "t4", [{"id": "nope", "decision": "approve"}]))
-    assert unknown["__interrupt__"][0].value["error"] == "no proposal nope is waiting for approval"
+    assert "decision 1: no waiting proposal has id 'nope'" in unknown["__interrupt__"][0].value["error"]
     twice = [{"id": some, "decision": "approve"}, {"id": some, "decision": "reject"}]
     doubled = asyncio.run(_resume(tmp_path / "ckpt.db", ctx, "t4", twice))
-    assert doubled["__interrupt__"][0].value["error"] == f"proposal {some} was answered twice"
+    assert f"{some} is decided twice (decisions 1 and 2)" in doubled["__interrupt__"][0].value["error"]
+    proposals = first["__interrupt__"][0].value["proposals"]
+    budget = next(p["action"]["id"] for p in proposals if p["action"]["kind"] == "budget_change")
+    status = next(p["action"]["id"] for p in proposals if p["action"]["kind"] == "status_change")
+    for answer, error in (
+        ({"id": budget, "decision": "edit", "value": 31.555}, "not a whole number of USD minor units"),
+        ({"id": budget, "decision": "edit", "value": -5}, "must be positive"),
+        ({"id": budget, "decision": "edit"}, "an edit needs a value"),
+        ({"id": status, "decision": "edit", "value": 10}, "is a status change: approve or reject it"),
+        ({"id": budget, "decision": "maybe"}, "decisions.0.decision: Input should be 'approve'"),
+    ):
+        refused = asyncio.run(_resume(tmp_path / "ckpt.db", ctx, "t4", [answer]))
+        assert error in refused["__interrupt__"][0].value["error"], (answer, refused["__interrupt__"])
     assert fakes.executed == []
     asyncio.run(_resume(tmp_path / "ckpt.db", ctx, "t4", [{"id": some, "decision": "approve"}]))
     assert [a.id for a in fakes.executed] == [some]
