@@ -24,6 +24,7 @@ from storage.audit import AuditLog
 from storage.audit_types import ProposalStatus
 from storage.models import Account, AdSet
 from tools.creative.base_ad import BaseAdError, load_base_ad
+from tools.creative.library import CreativeLibrary
 from tools.creative.text import Brief, StructuredLLM, write_variants
 from tools.llm.errors import LLMError
 from tools.platforms.base import NewAd
@@ -84,12 +85,15 @@ async def propose_new_ads(
     *,
     per_adset: int = 1,
     max_adsets: int = 3,
+    library: CreativeLibrary | None = None,
 ) -> tuple[list[CreateAd], list[str]]:
-    """New ads for at most `max_adsets` of the requests, `per_adset` each; notes say what was skipped."""
+    """New ads for at most `max_adsets` of the requests, `per_adset` each; notes say what was skipped.
+    With a `library`, copy close to what it holds is dropped as a near-duplicate, and what is written is
+    kept there as tagged text assets and indexed for search."""
     actions: list[CreateAd] = []
     notes: list[str] = []
     if len(requests) > max_adsets:
-        notes.append(f"new copy for {max_adsets} of {len(requests)} settled ad sets this cycle")
+        notes.append(f"new copy for {max_adsets} of {len(requests)} ad sets this cycle")
     for request in list(requests)[:max_adsets]:
         try:
             found = load_base_ad(engine, request.base_ad_id)
@@ -109,7 +113,14 @@ async def propose_new_ads(
         ).strip()
         brief = Brief(product=product[:80] or "our product", platform=found.ad.platform)  # type: ignore[arg-type]
         try:
-            batch = await write_variants(llm, brief, per_adset, base=found.base, max_calls=3 * per_adset)
+            batch = await write_variants(
+                llm,
+                brief,
+                per_adset,
+                base=found.base,
+                max_calls=3 * per_adset,
+                library=library.similarity() if library is not None else None,
+            )
         except LLMError as exc:
             notes.append(
                 f"ad set {found.adset.name}: no new copy, the model failed: {str(exc).splitlines()[0]}"
@@ -123,7 +134,8 @@ async def propose_new_ads(
             reasons = "; ".join(d.reason for d in batch.dropped[:3]) or "no usable answer"
             notes.append(f"ad set {found.adset.name}: no usable copy ({reasons})")
             continue
-        for variant in batch.variants:
+        assets = library.keep(batch, getattr(llm, "model", "llm")) if library is not None else []
+        for k, variant in enumerate(batch.variants):
             spec = NewAd(
                 adset_platform_id=found.adset.platform_id,
                 name=f"{found.ad.name[:60]} | new copy",
@@ -170,6 +182,7 @@ async def propose_new_ads(
                                 "base_impressions": found.base.impressions,
                                 "base_clicks": found.base.clicks,
                                 "base_conversions": found.base.conversions,
+                                "copy_asset_id": assets[k] if assets else None,
                             },
                             sample_size=found.base.impressions,
                         )

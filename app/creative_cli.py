@@ -21,6 +21,7 @@ from storage.assets import AssetStore
 from storage.models import Ad, Campaign, Creative
 from storage.vectors import CreativeDoc, CreativeIndex
 from tools.creative.errors import CreativeError
+from tools.creative.library import CreativeLibrary
 from tools.creative.text import BaseCreative, Brief, VariantBatch, write_variants
 from tools.llm.errors import LLMError
 
@@ -43,43 +44,6 @@ def _parts(settings: Settings) -> tuple[Engine, AssetStore, CreativeIndex]:
 
     engine = composition.warehouse(settings)
     return engine, composition.asset_store(settings, engine), composition.creative_index(settings)
-
-
-def _store_variants(batch: VariantBatch, store: AssetStore, index: CreativeIndex, model: str) -> list[str]:
-    """Each variant as a text asset with its tags, indexed for search; the asset ids, in order."""
-    ids, docs = [], []
-    for v in batch.variants:
-        tags = [
-            Tag.of(kind, str(getattr(v.tags, kind)))
-            for kind in ("emotion", "theme", "product", "offer", "cta_type", "language")
-        ]
-        body = json.dumps(
-            {"headline": v.headline, "primary_text": v.primary_text, "cta": v.platform_cta}
-        ).encode()
-        record = store.put(
-            body,
-            AssetMeta(kind=AssetKind.TEXT, source=f"{v.source}:{model}", label=v.headline[:200], tags=tags),
-        )
-        ids.append(record.id)
-        docs.append(
-            CreativeDoc(
-                asset_id=record.id,
-                text=f"{v.headline}\n{v.primary_text}",
-                platforms=[batch.brief.platform],
-                tags=tags,
-            )
-        )
-    if docs:
-        index.index(docs)
-    return ids
-
-
-def _library(index: CreativeIndex):  # type: ignore[no-untyped-def]
-    async def similarity(copy: str) -> float:
-        hits = await asyncio.to_thread(index.search, copy, k=1)
-        return hits[0].similarity if hits else 0.0
-
-    return similarity
 
 
 def _print_batch(batch: VariantBatch, ids: list[str], usage: dict[str, object], as_json: bool) -> None:
@@ -120,12 +84,11 @@ async def _write(
     from app import composition
 
     engine, store, index = _parts(settings)
+    library = CreativeLibrary(store, index)
     async with composition.llm_client(settings) as llm:
-        batch = await write_variants(
-            llm, brief, n, base=base, library=_library(index) if index.count() else None
-        )
+        batch = await write_variants(llm, brief, n, base=base, library=library.similarity())
         usage = llm.usage.model_dump(mode="json")
-        ids = _store_variants(batch, store, index, llm.model) if store_it else []
+        ids = library.keep(batch, llm.model) if store_it else []
     engine.dispose()
     return batch, ids, usage
 

@@ -24,6 +24,7 @@ from graph.build import build
 from graph.context import CycleContext
 from storage.audit import AuditLog
 from storage.audit_types import NotPendingError
+from tools.creative.library import CreativeLibrary
 from tools.llm.client import LLMClient
 
 _ACTION = TypeAdapter(Action)
@@ -131,6 +132,9 @@ async def open_cycle(
             open_llm=(lambda: composition.llm_client(settings)) if settings.new_ads_per_cycle else None,
             new_ads_per_cycle=settings.new_ads_per_cycle,
             new_ad_wait=dt.timedelta(days=settings.new_ad_wait_days),
+            library=lambda: CreativeLibrary(
+                composition.asset_store(settings, engine), composition.creative_index(settings)
+            ),
             platforms=list(settings.platforms),
         )
         async with _checkpointer(settings) as saver:

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from agents.actions import Action
 from agents.analyst import AnalystConfig
 from agents.planner import PlanItem
+from tools.creative.library import CreativeLibrary
 from tools.llm.client import LLMClient
 
 Guard = Callable[[Sequence[Action]], list[PlanItem]]  # the guardrails (and the auto-approval policy)
@@ -41,3 +42,5 @@ class CycleContext:
     summarise_answers: bool = True  # let the model lead an answer with a summary (numbers checked)
     new_ads_per_cycle: int = 3  # ad sets the creative agent writes for per cycle (0: none)
     new_ad_wait: dt.timedelta = dt.timedelta(days=7)  # after a new ad is made or rejected in an ad set
+    # Opens the asset store and vector index that new copy is checked against and kept in (None: neither).
+    library: Callable[[], CreativeLibrary] | None = None

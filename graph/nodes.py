@@ -126,22 +126,28 @@ async def create(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str,
     previous = [*state.get("proposals", []), *(a.model_dump(mode="json") for a in carried)]
     if not requests:
         return {"proposals": previous, "notes": [*state.get("notes", []), *waited]}
+    library, unkept = None, []
+    if ctx.library is not None:
+        try:
+            library = ctx.library()
+        except Exception as exc:  # the copy can still be proposed; it is just not kept for search
+            unkept = [f"the creative library could not be opened ({exc}); new copy is not kept in it"]
     if ctx.llm is not None:
         actions, notes = await propose_new_ads(
-            ctx.engine, ctx.llm, requests, max_adsets=ctx.new_ads_per_cycle
+            ctx.engine, ctx.llm, requests, max_adsets=ctx.new_ads_per_cycle, library=library
         )
     else:
         assert ctx.open_llm is not None
         try:
             async with ctx.open_llm() as llm:
                 actions, notes = await propose_new_ads(
-                    ctx.engine, llm, requests, max_adsets=ctx.new_ads_per_cycle
+                    ctx.engine, llm, requests, max_adsets=ctx.new_ads_per_cycle, library=library
                 )
         except LLMError as exc:
             actions, notes = [], [f"no new ads: the model could not start: {str(exc).splitlines()[0]}"]
     return {
         "proposals": [*previous, *(a.model_dump(mode="json") for a in actions)],
-        "notes": [*state.get("notes", []), *waited, *notes],
+        "notes": [*state.get("notes", []), *waited, *unkept, *notes],
     }
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
+from app import composition
 from app.cli import app
 from app.cycle import open_cycle
 from app.demo import sync_daily
@@ -23,6 +24,7 @@ from sandbox.market.market import Market
 from storage.audit import AuditLog
 from storage.models import Ad, Creative
 from tests.conftest import small_config
+from tools.creative.library import CreativeLibrary
 from tools.llm.fake import Fail, FakeChatServer, Reply
 
 DRAFT = {
@@ -99,6 +101,12 @@ def test_a_new_ad_is_proposed_from_the_winner_and_created_only_after_approval(sy
     assert (
         created["verdict"] != "refused" and not created["auto_approved"]
     )  # a new ad can spend: a person decides
+    # The copy is kept in the creative library (a tagged text asset, indexed for search).
+    asset_id = action["evidence"][0]["figures"]["copy_asset_id"]
+    settings = load_settings()
+    library = CreativeLibrary(composition.asset_store(settings, synced), composition.creative_index(settings))
+    assert library.store.get(asset_id).label == DRAFT["headline"]
+    assert library.index.search(DRAFT["headline"], k=1)[0].asset_id == asset_id
     # The base ad's image and link are kept; only the words are new.
     with Session(synced) as session:
         names = {a.name for a in session.exec(select(Ad))}
