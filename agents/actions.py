@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from tools.platforms.base import NewAd
+from tools.platforms.records import TARGETING_VALUES, TargetingSpec
 
 ACTION_NAMESPACE = uuid.UUID("0b7d3c1e-5a8f-4c62-9e0d-7f1a2b3c4d5e")
 Platform = Literal["meta", "x", "tiktok"]
@@ -134,7 +135,63 @@ class CreateAd(_Action):
         return self
 
 
-Action = Annotated[BudgetChange | BidChange | StatusChange | CreateAd, Field(discriminator="kind")]
+class TargetingChange(_Action):
+    """An ad set's audience narrowed or widened (`entity` is the ad set). `before` and `after` are whole
+    targeting specs in the warehouse's vocabulary (an empty list: every value of that dimension);
+    `excluded` names what the change takes out, and `excluded_spend_share` the share of the ad set's
+    recent spend those segments took (what the guardrails limit)."""
+
+    kind: Literal["targeting_change"] = "targeting_change"
+    before: TargetingSpec
+    after: TargetingSpec
+    excluded: dict[str, list[str]] = Field(default_factory=dict)
+    excluded_spend_share: float = Field(default=0.0, ge=0, le=1)
+
+    def change_key(self) -> str:
+        return f"targeting|{_spec_key(self.before)}|{_spec_key(self.after)}"
+
+    @property
+    def spends_more(self) -> bool:
+        """Widening reaches people the ad set did not reach before."""
+        return any(
+            _allows(self.after, f) - _allows(self.before, f)
+            or (_empty(self.after, f) and not _empty(self.before, f))
+            for f in TARGETING_FIELDS
+        )
+
+
+TARGETING_FIELDS = ("ages", "genders", "countries", "placements", "audience_ids")
+
+
+def _empty(spec: TargetingSpec, field: str) -> bool:
+    return not getattr(spec, field)
+
+
+def _allows(spec: TargetingSpec, field: str) -> set[str]:
+    return set(getattr(spec, field))
+
+
+def _spec_key(spec: TargetingSpec) -> str:
+    return ";".join(f"{f}={','.join(sorted(getattr(spec, f)))}" for f in TARGETING_FIELDS)
+
+
+def targeting_fields_changed(action: TargetingChange) -> list[str]:
+    return [f for f in TARGETING_FIELDS if _values(action.before, f) != _values(action.after, f)]
+
+
+def _values(spec: TargetingSpec, field: str) -> frozenset[str]:
+    """A dimension's allowed values, an empty list read as the whole vocabulary where it is closed."""
+    return frozenset(getattr(spec, field) or TARGETING_VALUES.get(field, ()))
+
+
+def targeting_matches(seen: TargetingSpec, wanted: TargetingSpec, fields: list[str]) -> bool:
+    """Whether `seen` (as a platform reports it) allows the same values as `wanted` in `fields`."""
+    return all(_values(seen, f) == _values(wanted, f) for f in fields)
+
+
+Action = Annotated[
+    BudgetChange | BidChange | StatusChange | CreateAd | TargetingChange, Field(discriminator="kind")
+]
 
 
 class ActionList(BaseModel):
@@ -168,6 +225,14 @@ def inverse(action: Action, after: dict[str, Any] | None = None, *, reason: str 
     if isinstance(action, StatusChange):
         return StatusChange(
             entity=action.entity, before=action.after, after=action.before, reason=why, proposed_by="undo"
+        )
+    if isinstance(action, TargetingChange):
+        return TargetingChange(
+            entity=action.entity,
+            before=action.after,
+            after=action.before,
+            reason=why,
+            proposed_by="undo",
         )
     created = (after or {}).get("id") or (after or {}).get("platform_id")
     if not created:

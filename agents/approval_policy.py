@@ -9,6 +9,7 @@ Decisions, said once:
   status change or a new ad is approved or rejected, never edited.
 - `validate_decisions` refuses the whole batch, naming every problem: a decision that does not parse, an
   id no proposal has, a proposal decided twice (in the batch, or before it), an edit that cannot apply.
+- A targeting change always waits for a person (narrowing can starve an ad set).
 - An edit makes a new action (`apply_edit`, its own stable id) that the caller checks with the
   guardrails again: a person's number passes the same limits as the analyst's.
 - Proposals not decided within `proposal_ttl` expire (`is_expired`).
@@ -130,7 +131,9 @@ class DecisionError(ValueError):
 
 def _edit_problem(action: Action, value: Decimal) -> str | None:
     if not isinstance(action, BudgetChange | BidChange):
-        what = "a status change" if isinstance(action, StatusChange) else "a new ad"
+        what = {"status_change": "a status change", "targeting_change": "a targeting change"}.get(
+            action.kind, "a new ad"
+        )
         return f"{action.id} is {what}: approve or reject it, an edit sets a budget or a bid"
     try:
         micros = decimal_to_micros(value, action.currency)

@@ -25,7 +25,7 @@ from typing import Any, Literal
 from pydantic import TypeAdapter
 from pydantic_core import to_jsonable_python
 
-from agents.actions import Action, BidChange, BudgetChange, CreateAd, StatusChange
+from agents.actions import Action, BidChange, BudgetChange, CreateAd, StatusChange, TargetingChange
 from agents.execution_types import ActionOutcome, ExecutionReport, Outcome
 from agents.platform_state import Observed, Reader, held_elsewhere, known_ads, process_owner
 from storage.audit import AuditLog
@@ -34,6 +34,7 @@ from tools.platforms.base import PlatformAdapter
 from tools.platforms.errors import BadRequestError
 from tools.platforms.money import MoneyError, micros_to_decimal
 from tools.platforms.records import AccountRecord, WriteResult
+from tools.platforms.registry import targeting_problem
 
 Guard = Callable[[Action, AuditLog], str | None]
 """The guardrails, checked again just before the call: a reason to refuse the action, or None."""
@@ -67,6 +68,12 @@ def hard_refusal(
         return "bids and new ads belong to ad sets"
     if isinstance(action, CreateAd) and action.spec.adset_platform_id != ref.platform_id:
         return "the new ad's ad set is not the action's entity"
+    if isinstance(action, TargetingChange):
+        if ref.level != "adset":
+            return "targeting belongs to ad sets"
+        problem = targeting_problem(ref.platform, action.after)
+        if problem:
+            return f"{ref.platform} cannot express this targeting: {problem}"
     return None
 
 
@@ -91,6 +98,8 @@ async def _call(
         return await adapter.set_status(
             account, level=ref.level, platform_id=ref.platform_id, status=action.after
         )
+    if isinstance(action, TargetingChange):
+        return await adapter.set_targeting(account, ref.platform_id, action.after)
     return await adapter.create_ad(account, action.spec)
 
 
@@ -352,6 +361,9 @@ def _describe(action: Action) -> str:
         )
     if isinstance(action, StatusChange):
         return f"set {where} from {action.before} to {action.after}"
+    if isinstance(action, TargetingChange):
+        out = "; ".join(f"{k} {', '.join(v)}" for k, v in action.excluded.items())
+        return f"change the targeting of {where}" + (f" (excluding {out})" if out else "")
     return f"create the ad {action.spec.name!r} in {where}"
 
 

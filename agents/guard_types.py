@@ -33,6 +33,7 @@ Rule = Literal[
     "direction",
     "batch",
     "dry_run",
+    "targeting",
 ]
 Effect = Literal["refuse", "clamp", "note"]
 Outcome = Literal["allowed", "clamped", "refused"]

@@ -35,7 +35,16 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from agents.actions import Action, BidChange, BudgetChange, CreateAd, EntityRef, StatusChange
+from agents.actions import (
+    Action,
+    BidChange,
+    BudgetChange,
+    CreateAd,
+    EntityRef,
+    StatusChange,
+    TargetingChange,
+    targeting_fields_changed,
+)
 from agents.guard_types import (
     MICROS,
     AccountState,
@@ -50,6 +59,7 @@ from agents.guard_types import (
     with_value,
 )
 from tools.platforms.money import EXPONENTS, MoneyError, exponent
+from tools.platforms.registry import targeting_problem
 
 ANY_CURRENCY = "*"
 
@@ -106,6 +116,12 @@ class Guardrails(BaseModel):
         gt=0,
         le=5,
         description="largest change per action, as a share of the current value",
+    )
+    max_audience_cut: Decimal = Field(
+        default=Decimal("0.3"),
+        gt=0,
+        lt=1,
+        description="the largest share of an ad set's recent spend one targeting change may exclude",
     )
     min_budget: dict[str, Decimal] = Field(
         default_factory=dict, description="per-entity minimum daily budget"
@@ -245,6 +261,8 @@ class Guardrails(BaseModel):
             new_value = self._bid(action, state, ctx.account(ref), reasons)
         elif isinstance(action, StatusChange):
             self._status(action, state, reasons)
+        elif isinstance(action, TargetingChange):
+            self._targeting(action, reasons)
 
         if reasons.refused:
             outcome: Outcome = "refused"
@@ -289,6 +307,25 @@ class Guardrails(BaseModel):
                 f"{_label(ref)} changed at {last.isoformat()}; changes to one entity are at least {hours} h "
                 f"apart (learning phase): it may change again from {nxt.isoformat()} (in {wait} h)",
             )
+
+    def _targeting(self, action: TargetingChange, reasons: _Reasons) -> None:
+        ref = action.entity
+        if ref.level != "adset":
+            reasons.refuse("targeting", "targeting belongs to ad sets")
+        if not targeting_fields_changed(action):
+            reasons.refuse("no_change", "the targeting stays the same: nothing to do")
+        for field, values in action.excluded.items():
+            if values and not getattr(action.after, field, None):
+                reasons.refuse("targeting", f"excluding {', '.join(values)} would leave no {field} to target")
+        if Decimal(str(action.excluded_spend_share)) > self.max_audience_cut:
+            reasons.refuse(
+                "targeting",
+                f"the excluded segments took {action.excluded_spend_share:.0%} of the ad set's spend; one "
+                f"change may exclude at most {_share_text(self.max_audience_cut)}",
+            )
+        problem = targeting_problem(ref.platform, action.after)
+        if problem:
+            reasons.refuse("targeting", f"{ref.platform} cannot express this targeting: {problem}")
 
     @staticmethod
     def _status(action: StatusChange, state: EntityState | None, reasons: _Reasons) -> None:

@@ -16,10 +16,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from agents.actions import Action, BidChange, BudgetChange, CreateAd, StatusChange
+from agents.actions import (
+    Action,
+    BidChange,
+    BudgetChange,
+    CreateAd,
+    StatusChange,
+    TargetingChange,
+    targeting_fields_changed,
+    targeting_matches,
+)
 from storage.audit_types import ExecutionRecord
 from tools.platforms.base import PlatformAdapter
-from tools.platforms.records import AccountRecord, AdRecord, AdSetRecord, CampaignRecord
+from tools.platforms.records import AccountRecord, AdRecord, AdSetRecord, CampaignRecord, TargetingSpec
 
 _TOKEN = uuid.uuid4().hex[:12]
 
@@ -106,6 +115,8 @@ class Reader:
             update: dict[str, Any] = {field: action.after_micros}
         elif isinstance(action, BidChange):
             update = {"bid_micros": action.after_micros}
+        elif isinstance(action, TargetingChange):
+            update = {"targeting": action.after}
         else:
             update = {"status": action.after}
         listed[ref.platform_id] = entity.model_copy(update=update)
@@ -139,6 +150,15 @@ class Reader:
         if isinstance(action, StatusChange):
             status = entity.status
             return Observed(_matches(action.before, action.after, status), {"status": status})
+        if isinstance(action, TargetingChange):
+            seen: TargetingSpec = entity.targeting  # type: ignore[union-attr]
+            fields = targeting_fields_changed(action)
+            matches = {
+                name
+                for name, spec in (("before", action.before), ("after", action.after))
+                if targeting_matches(seen, spec, fields)
+            }
+            return Observed(frozenset(matches), {"targeting": seen.model_dump(mode="json")})
         spec = action.spec
         ads = [
             ad

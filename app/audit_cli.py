@@ -135,6 +135,9 @@ def describe_change(action: dict[str, Any]) -> str:
         return f"{what} {before} → {after} {cur}"
     if kind == "status_change":
         return f"{action.get('before')} → {action.get('after')}"
+    if kind == "targeting_change":
+        out = "; ".join(f"{k} {', '.join(v)}" for k, v in (action.get("excluded") or {}).items())
+        return escape(f"targeting: exclude {out}" if out else "targeting changed")
     if kind == "create_ad":
         spec = action.get("spec") or {}
         text = f"new ad {spec.get('name')}"

@@ -180,6 +180,7 @@ def guardrails_and_policy(settings: Settings) -> tuple[Guardrails, ApprovalPolic
     try:
         guardrails = Guardrails(
             max_change=settings.guardrail_max_change,
+            max_audience_cut=settings.guardrail_max_audience_cut,
             min_budget=settings.guardrail_min_budget,
             max_budget=settings.guardrail_max_budget,
             min_interval=dt.timedelta(hours=settings.guardrail_min_interval_hours),

@@ -32,6 +32,9 @@ def _change(action: dict[str, Any]) -> str:
         return f"{_money(action['before_micros'], cur)} -> {_money(action['after_micros'], cur)}"
     if kind == "status_change":
         return f"{action['before']} -> {action['after']}"
+    if kind == "targeting_change":
+        out = "; ".join(f"{k} {', '.join(v)}" for k, v in (action.get("excluded") or {}).items())
+        return f"targeting: exclude {out}" if out else "targeting changed"
     return f"new ad {action['spec']['name']!r}"
 
 

@@ -105,6 +105,12 @@ class Settings(BaseSettings):
     guardrail_max_change: Decimal = Field(
         default=Decimal("0.3"), gt=0, le=5, description="largest budget or bid change per action, as a share"
     )
+    guardrail_max_audience_cut: Decimal = Field(
+        default=Decimal("0.3"),
+        gt=0,
+        lt=1,
+        description="the largest share of an ad set's recent spend one targeting change may exclude",
+    )
     guardrail_min_budget: Annotated[dict[str, Decimal], NoDecode] = Field(
         default_factory=dict,
         description="per-entity minimum daily budget in major units: one number, or per currency "

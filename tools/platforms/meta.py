@@ -643,7 +643,18 @@ POSITION_FIELDS = {
 
 
 def meta_targeting(targeting: TargetingSpec, base: dict[str, Any]) -> dict[str, Any]:
-    """The warehouse's targeting as a Meta spec, keeping what the base spec has that we do not model."""
+    """The warehouse's targeting as a Meta spec, keeping what the base spec has that we do not model.
+    Values outside the warehouse's vocabulary are refused: dropping them would widen the ad set."""
+    for field, known in (
+        ("ages", set(META_AGES.values())),
+        ("genders", {"male", "female"}),
+        ("placements", set(PLACEMENTS.values())),
+    ):
+        unknown = [v for v in getattr(targeting, field) if v not in known]
+        if unknown:
+            raise BadRequestError(
+                f"Meta targeting has no {field} {unknown}; known: {sorted(known)}", platform=PLATFORM
+            )
     spec = {
         k: v
         for k, v in base.items()
@@ -864,3 +875,8 @@ def _lake_rows(stream: str, body: Any) -> list[dict[str, Any]]:
 
 
 CODEC = PlatformCodec(accounts=_lake_accounts, rows=_lake_rows, normalise=normalise, streams=set(NORMALISERS))
+
+
+def check_targeting(targeting: TargetingSpec) -> None:
+    """Raise BadRequestError when Meta cannot express `targeting` (one contiguous age range)."""
+    meta_targeting(targeting, {})

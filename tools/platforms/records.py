@@ -21,6 +21,14 @@ class AccountRecord(_Record):
     status: str
 
 
+# The warehouse's segment vocabulary where it is closed (countries are open: any ISO code).
+TARGETING_VALUES: dict[str, tuple[str, ...]] = {
+    "ages": ("18-24", "25-34", "35-44", "45+"),
+    "genders": ("female", "male"),
+    "placements": ("feed", "stories", "network"),
+}
+
+
 class TargetingSpec(_Record):
     """Targeting in the warehouse's vocabulary; an empty list means "all values"."""
 

@@ -6,6 +6,8 @@ import importlib
 from types import ModuleType
 
 from tools.platforms.base import PlatformCodec
+from tools.platforms.errors import BadRequestError
+from tools.platforms.records import TargetingSpec
 
 MODULES = {"meta": "tools.platforms.meta", "x": "tools.platforms.x", "tiktok": "tools.platforms.tiktok"}
 
@@ -20,3 +22,12 @@ def module(platform: str) -> ModuleType:
 def codec(platform: str) -> PlatformCodec:
     """The platform's lake codec (its module's CODEC), for `adcluster rebuild`."""
     return module(platform).CODEC  # type: ignore[no-any-return]
+
+
+def targeting_problem(platform: str, targeting: TargetingSpec) -> str | None:
+    """Why the platform cannot express `targeting` (its adapter's own translation says), or None."""
+    try:
+        module(platform).check_targeting(targeting)
+    except BadRequestError as exc:
+        return str(exc)
+    return None

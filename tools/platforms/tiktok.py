@@ -1098,3 +1098,9 @@ def _lake_rows(stream: str, body: Any) -> list[dict[str, Any]]:
 
 
 CODEC = PlatformCodec(accounts=_lake_accounts, rows=_lake_rows, normalise=normalise, streams=set(NORMALISERS))
+
+
+def check_targeting(targeting: TargetingSpec) -> None:
+    """Raise BadRequestError when TikTok cannot express `targeting` (known bands, locations, placements)."""
+    _tiktok_targeting(targeting, creating=False)
+    _placements(targeting)

@@ -992,6 +992,9 @@ def _criteria_for(targeting: TargetingSpec) -> list[tuple[str, str]]:
         (targeting.countries, "LOCATION", COUNTRY_VALUES),
     ):
         field = CRITERIA_TYPES[kind]
+        unknown = [v for v in values if v not in table]
+        if unknown:  # dropping them would widen the line item to every value of the dimension
+            raise BadRequestError(f"no X {kind} value for {unknown}; known: {list(table)}", platform=PLATFORM)
         chosen = _wanted(values, field)
         if len(chosen) < len(ALL[field]):
             for v in chosen:
@@ -1500,3 +1503,13 @@ LAKE = _Assembler()
 CODEC = PlatformCodec(accounts=LAKE.accounts, rows=LAKE.rows, normalise=normalise, streams=set(NORMALISERS))
 
 __all__ = ["CODEC", "NORMALISERS", "XAdapter", "XConfig", "XPacer", "normalise", "parse_x"]
+
+
+def check_targeting(targeting: TargetingSpec) -> None:
+    """Raise BadRequestError when X's targeting criteria cannot express `targeting` (known values only)."""
+    _criteria_for(targeting)
+    unknown = [p for p in targeting.placements if p not in ALL["placements"]]
+    if unknown:
+        raise BadRequestError(f"no X placement for {unknown}", platform=PLATFORM)
+    if not _x_placements(targeting.placements):
+        raise BadRequestError("an X line item needs at least one placement", platform=PLATFORM)
