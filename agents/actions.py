@@ -152,10 +152,10 @@ class TargetingChange(_Action):
 
     @property
     def spends_more(self) -> bool:
-        """Widening reaches people the ad set did not reach before."""
+        """Widening reaches people the ad set did not reach before (an empty list allows every value)."""
         return any(
-            _allows(self.after, f) - _allows(self.before, f)
-            or (_empty(self.after, f) and not _empty(self.before, f))
+            not _empty(self.before, f)
+            and (_empty(self.after, f) or bool(_allows(self.after, f) - _allows(self.before, f)))
             for f in TARGETING_FIELDS
         )
 
