@@ -36,6 +36,7 @@ from agents.actions import (
 )
 from storage.models import Ad, Creative
 from tools.audience_inputs import AdSetSegments, load_segments
+from tools.experiment_runs import Arm, concluded_experiments, running_arm_ids
 from tools.optimize.allocation import (
     AdSetHistory,
     AllocationError,
@@ -455,8 +456,75 @@ def analyse(engine: Engine, *, until: dt.date, config: AnalystConfig | None = No
     notes: list[str] = []
     adsets = load_series(engine, "adset", since, until)
     ads = load_series(engine, "ad", since, until)
+    # A running experiment's split must hold: its arms' ad sets (and any campaign budget over them) and
+    # their ads are left alone until it ends.
+    held = running_arm_ids(engine)
+    if held:
+        held_campaigns = {s.budget.entity_id for s in adsets if s.entity_id in held and s.budget}
+        before = len(adsets)
+        adsets = [
+            s
+            for s in adsets
+            if s.entity_id not in held and not (s.budget and s.budget.entity_id in held_campaigns)
+        ]
+        with Session(engine) as session:
+            parent = dict(session.exec(select(Ad.id, Ad.adset_id)).all())
+        ads = [a for a in ads if a.entity_id not in held and parent.get(a.entity_id) not in held]
+        notes.append(f"{before - len(adsets)} ad set(s) in running experiments left alone")
     new_ads: list[NewAdRequest] = []
     actions = _budget_actions(adsets, cfg, notes) + _creative_actions(engine, ads, cfg, until, notes, new_ads)
-    actions += _audience_actions(load_segments(engine, since, until), cfg.audiences, notes)
+    segments = [s for s in load_segments(engine, since, until) if s.adset_id not in held]
+    actions += _audience_actions(segments, cfg.audiences, notes)
+    actions += _experiment_actions(engine, notes)
     new_ads.sort(key=lambda r: NEW_AD_ORDER[r.kind])
     return Analysis(actions=actions, notes=notes, new_ads=new_ads)
+
+
+def _experiment_actions(engine: Engine, notes: list[str]) -> list[Action]:
+    """A concluded experiment's losing arms, proposed for pausing with the test's figures as evidence
+    (once: the audit log does not ask again about a change answered before)."""
+    actions: list[Action] = []
+    for exp in concluded_experiments(engine):
+        result = exp.result or {}
+        arms = [Arm.model_validate(a) for a in exp.arms]
+        control = arms[0]
+        for arm, winner, lift, interval, p in zip(
+            arms[1:],
+            result.get("winners", []),
+            result.get("lifts", []),
+            result.get("intervals", []),
+            result.get("p_values", []),
+            strict=False,
+        ):
+            if winner is None:
+                continue
+            loser = control if winner == arm.name else arm
+            actions.append(
+                StatusChange(
+                    entity=EntityRef(
+                        platform=loser.platform,  # type: ignore[arg-type]
+                        account_id=loser.account_id,
+                        level=loser.level,
+                        platform_id=loser.platform_id,
+                        name=loser.name,
+                    ),
+                    before="ACTIVE",
+                    after="PAUSED",
+                    reason=f"lost experiment {exp.name!r} to {winner} on {exp.metric}",
+                    evidence=[
+                        Evidence(
+                            source="experiment (sequential test, always-valid)",
+                            summary=str(result.get("conclusion", ""))[:500],
+                            figures={
+                                "lift_treatment_vs_control": lift,
+                                "lift_low": interval[0] if interval else None,
+                                "lift_high": interval[1] if interval else None,
+                                "p_value": p,
+                            },
+                        )
+                    ],
+                )
+            )
+        if actions:
+            notes.append(f"experiment {exp.name!r} concluded: its losers are proposed for pausing")
+    return actions

@@ -11,6 +11,7 @@ from app import ingest_cli
 from app.audit_cli import audit_app
 from app.chat_cli import chat as chat_command
 from app.creative_cli import creative_app
+from app.experiment_cli import experiment_app
 from app.rules_cli import rules_app
 from app.run_cli import approvals_app
 from app.run_cli import run as run_command
@@ -30,6 +31,7 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(creative_app, name="creative")
 app.add_typer(audit_app, name="audit")
 app.add_typer(approvals_app, name="approvals")
+app.add_typer(experiment_app, name="experiment")
 app.command("run")(run_command)
 app.command("chat")(chat_command)
 app.command("undo")(undo_command)

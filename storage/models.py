@@ -365,3 +365,29 @@ class AuditExecution(SQLModel, table=True):
     error: str | None = None
     started_at: dt.datetime = Field(index=True)
     finished_at: dt.datetime | None = None
+
+
+# --- Experiments (tools/optimize/experiments.py, app/experiment_cli.py) ----------------------------------
+
+
+class Experiment(SQLModel, table=True):
+    """An A/B test over two or more ads or ad sets in different ad sets, monitored daily by the sequential
+    test. `arms` holds each arm as JSON (name, level, warehouse id, the platform's ids); the first is
+    the control. While it runs, the analyst leaves its arms' budgets and status alone."""
+
+    __tablename__ = "experiment"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str
+    metric: str  # ctr | cvr | cpa
+    mde: str  # a decimal string: the minimum detectable effect (relative)
+    alpha: str
+    power: str
+    arms: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    start_day: dt.date
+    planned_per_arm: str  # impressions, clicks or spend (major units) per arm, as a decimal string
+    status: str = Field(index=True)  # running | concluded | stopped
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    created_by: str
+    created_at: dt.datetime
+    ended_at: dt.datetime | None = None
