@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from app import ingest_cli
+from app.alerts_cli import alerts as alerts_command
 from app.audit_cli import audit_app
 from app.chat_cli import chat as chat_command
 from app.creative_cli import creative_app
@@ -33,6 +34,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(experiment_app, name="experiment")
 app.command("run")(run_command)
+app.command("alerts")(alerts_command)
 app.command("chat")(chat_command)
 app.command("undo")(undo_command)
 app.command("schedule")(schedule_command)

@@ -23,6 +23,7 @@ from storage.db import make_engine, migrate
 from storage.embeddings import EmbeddingConfig, make_embedding_function
 from storage.lake import RawLake
 from storage.vectors import CreativeIndex
+from tools.alert_inputs import HealthConfig
 from tools.llm import LLMClient, LLMConfig, open_llm
 from tools.platforms import registry
 from tools.platforms.base import PlatformAdapter
@@ -198,3 +199,12 @@ def guardrails_and_policy(settings: Settings) -> tuple[Guardrails, ApprovalPolic
     except ValueError as exc:
         raise SettingsError(f"ADCLUSTER_AUTO_APPROVE is invalid: {exc}") from None
     return guardrails, policy
+
+
+def health_config(settings: Settings) -> HealthConfig:
+    """The data-health alerts' limits from the ADCLUSTER_ALERT_* and ADCLUSTER_TOKEN_EXPIRY settings."""
+    return HealthConfig(
+        stale_after=dt.timedelta(hours=settings.alert_stale_hours),
+        token_expiry=settings.token_expiry,
+        max_pending=settings.alert_max_pending,
+    )

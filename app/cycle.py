@@ -24,6 +24,7 @@ from graph.build import build
 from graph.context import CycleContext
 from storage.audit import AuditLog
 from storage.audit_types import NotPendingError
+from tools.alert_store import raise_and_deliver
 from tools.creative.library import CreativeLibrary
 from tools.llm.client import LLMClient
 
@@ -120,6 +121,25 @@ async def open_cycle(
                     refused[row["id"]] = str(exc)
             return refused
 
+        async def watch(judged: dt.date) -> list[dict[str, Any]]:
+            webhook = str(settings.alert_webhook_url) if settings.alert_webhook_url else None
+            records, report = await raise_and_deliver(
+                engine,
+                judged=judged,
+                now=dt.datetime.now(dt.UTC),
+                health=composition.health_config(settings),
+                webhook=webhook,
+            )
+            rows = [
+                {"kind": r.kind, "severity": r.severity, "message": r.message, "status": r.status}
+                for r in records
+            ]
+            if report is not None and report.error:
+                rows.append(
+                    {"kind": "webhook", "severity": "warning", "message": report.error, "status": "new"}
+                )
+            return rows
+
         context = CycleContext(
             engine=engine,
             until=until,
@@ -132,6 +152,7 @@ async def open_cycle(
             open_llm=(lambda: composition.llm_client(settings)) if settings.new_ads_per_cycle else None,
             new_ads_per_cycle=settings.new_ads_per_cycle,
             new_ad_wait=dt.timedelta(days=settings.new_ad_wait_days),
+            alerts=watch,
             library=lambda: CreativeLibrary(
                 composition.asset_store(settings, engine), composition.creative_index(settings)
             ),

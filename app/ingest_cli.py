@@ -61,6 +61,9 @@ def sync(
     since: dt.datetime = typer.Option(None, "--since", formats=["%Y-%m-%d"], help="first day to read"),
     until: dt.datetime = typer.Option(None, "--until", formats=["%Y-%m-%d"], help="last day to read"),
     full: bool = typer.Option(False, "--full", help="ignore cursors and re-read the whole history"),
+    segments: bool = typer.Option(
+        True, "--segments/--no-segments", help="also read the age, gender, country and placement breakdowns"
+    ),
 ) -> None:
     """Read every configured account into the warehouse: incremental, resumable, restated days re-read."""
     from app import composition
@@ -82,6 +85,7 @@ def sync(
             since=since.date() if since else None,
             until=until.date() if until else None,
             full=full,
+            segments=segments,
         )
         with Progress(
             TextColumn("{task.description}"),

@@ -145,7 +145,7 @@ def sync_all() -> None:
     from app.ingest_cli import PlatformChoice
     from app.ingest_cli import sync as sync_command
 
-    sync_command(platform=PlatformChoice.all, days=None, since=None, until=None, full=False)
+    sync_command(platform=PlatformChoice.all, days=None, since=None, until=None, full=False, segments=True)
 
 
 def _answer(

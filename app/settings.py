@@ -155,6 +155,19 @@ class Settings(BaseSettings):
         le=90,
         description="days after a new ad is created or rejected in an ad set before the next is written",
     )
+    alert_webhook_url: HttpUrl | None = Field(
+        default=None, description="a Slack-compatible incoming webhook that alerts are posted to; unset: none"
+    )
+    alert_stale_hours: float = Field(
+        default=26, gt=0, le=24 * 30, description="a stream not synced for this long is alerted as stale"
+    )
+    alert_max_pending: int = Field(
+        default=25, ge=1, description="undecided proposals before the approval queue is alerted"
+    )
+    token_expiry: dict[str, dt.date] = Field(
+        default_factory=dict,
+        description='access token expiry per platform, alerted 7 days ahead (`{"meta": "2027-01-20"}`)',
+    )
 
     @field_validator("llm_base_url", "llm_api_key", "llm_model", "embedding_base_url", mode="before")
     @classmethod

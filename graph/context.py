@@ -42,5 +42,7 @@ class CycleContext:
     summarise_answers: bool = True  # let the model lead an answer with a summary (numbers checked)
     new_ads_per_cycle: int = 3  # ad sets the creative agent writes for per cycle (0: none)
     new_ad_wait: dt.timedelta = dt.timedelta(days=7)  # after a new ad is made or rejected in an ad set
+    # Raises, keeps and delivers the day's alerts (None: no alerts); returns them as JSON rows.
+    alerts: Callable[[dt.date], Awaitable[list[dict[str, Any]]]] | None = None
     # Opens the asset store and vector index that new copy is checked against and kept in (None: neither).
     library: Callable[[], CreativeLibrary] | None = None

@@ -98,7 +98,8 @@ def route_after_chat(state: CycleState) -> str:
 async def perceive(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str, Any]:
     ctx = runtime.context
     snap = snapshot(ctx.engine, until=ctx.until, fx=ctx.fx, reporting_currency=ctx.reporting_currency)
-    return {**_TURN_RESET, "summary": "", "snapshot": snap.model_dump(mode="json")}
+    alerts = await ctx.alerts(ctx.until) if ctx.alerts is not None else []
+    return {**_TURN_RESET, "summary": "", "snapshot": snap.model_dump(mode="json"), "alerts": alerts}
 
 
 async def analyse(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str, Any]:
@@ -265,7 +266,14 @@ async def report(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str,
     by_policy = sum(i.auto_approved for i in plan_items)
     counts = {k: sum(d.type == k for d in decisions) for k in ("approve", "reject", "edit")}
     findings = (state.get("snapshot") or {}).get("findings") or []
+    raised = [a for a in state.get("alerts") or [] if a.get("status") != "repeat"]
     lines = [
+        *(f"alert ({a['severity']}): {a['message']}" for a in raised[:MAX_FINDINGS]),
+        *(
+            [f"alert: {len(raised) - MAX_FINDINGS} more (adcluster alerts)"]
+            if len(raised) > MAX_FINDINGS
+            else []
+        ),
         *(f"seen: {f}" for f in findings[:MAX_FINDINGS]),
         *([f"seen: {len(findings) - MAX_FINDINGS} more finding(s)"] if len(findings) > MAX_FINDINGS else []),
         f"{len(plan_items)} proposal(s): {refused} refused by the guardrails, {by_policy} approved by policy",

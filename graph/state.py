@@ -31,6 +31,7 @@ class Answers(BaseModel):
 class CycleState(TypedDict, total=False):
     request: str | None
     snapshot: dict[str, Any]
+    alerts: list[dict[str, Any]]  # the day's alerts (kind, severity, message, status)
     proposals: list[dict[str, Any]]  # Action JSON
     new_ads: list[dict[str, Any]]  # NewAdRequest JSON: ad sets worth a new ad (analyse -> create)
     notes: list[str]

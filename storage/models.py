@@ -391,3 +391,28 @@ class Experiment(SQLModel, table=True):
     created_by: str
     created_at: dt.datetime
     ended_at: dt.datetime | None = None
+
+
+class AlertRecord(SQLModel, table=True):
+    """An alert as raised (tools/optimize/alerts.py) and what became of its delivery. The id is the same
+    for the same kind, entity and day, so a re-run does not raise it twice; an alert of a kind and
+    entity raised within the repeat window is kept as `repeat` and not sent again."""
+
+    __tablename__ = "alert"
+
+    id: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(index=True)
+    severity: str
+    platform: str
+    account_id: str
+    level: str
+    platform_id: str
+    name: str
+    day: dt.date = Field(index=True)
+    message: str
+    figures: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(index=True)  # new | sent | failed | repeat
+    attempts: int = 0
+    delivery_error: str | None = None
+    created_at: dt.datetime
+    delivered_at: dt.datetime | None = None
