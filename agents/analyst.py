@@ -348,7 +348,7 @@ def _tired_or_losing(adset: str, members: list[EntitySeries], prior: BetaPrior) 
 FIELDS = {"age": "ages", "gender": "genders", "country": "countries", "placement": "placements"}
 
 
-def _audience_actions(adsets: list[AdSetSegments], cfg: AudienceConfig, notes: list[str]) -> list[Action]:
+def audience_actions(adsets: list[AdSetSegments], cfg: AudienceConfig, notes: list[str]) -> list[Action]:
     """Per live ad set, at most one exclusion: the dimension whose credibly worse segments take the most
     spend (within `max_cut_share`), if the platform can express the narrower targeting."""
     actions: list[Action] = []
@@ -474,7 +474,7 @@ def analyse(engine: Engine, *, until: dt.date, config: AnalystConfig | None = No
     new_ads: list[NewAdRequest] = []
     actions = _budget_actions(adsets, cfg, notes) + _creative_actions(engine, ads, cfg, until, notes, new_ads)
     segments = [s for s in load_segments(engine, since, until) if s.adset_id not in held]
-    actions += _audience_actions(segments, cfg.audiences, notes)
+    actions += audience_actions(segments, cfg.audiences, notes)
     actions += _experiment_actions(engine, notes)
     new_ads.sort(key=lambda r: NEW_AD_ORDER[r.kind])
     return Analysis(actions=actions, notes=notes, new_ads=new_ads)

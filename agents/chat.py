@@ -23,8 +23,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
-from agents.actions import Action, EntityRef, Evidence, StatusChange
+from agents.actions import Action, EntityRef, Evidence, StatusChange, TargetingChange
+from agents.analyst import AudienceConfig, audience_actions
 from prompts import load as load_prompt
+from tools.alert_inputs import detect_all
+from tools.audience_inputs import load_segments
+from tools.experiment_runs import list_experiments
+from tools.experiment_runs import status as experiment_status
 from tools.explain import ExplainedMetric, explain_change
 from tools.llm.client import LLMClient
 from tools.llm.errors import LLMError
@@ -74,6 +79,24 @@ class ShowPerformance(BaseModel):
     days: int = Field(default=7, ge=1, le=365)
 
 
+class AudienceWaste(BaseModel):
+    """Which audience segments (age, gender, country, placement) cost credibly more per conversion than
+    the rest of their ad set, e.g. "which audiences waste money on TikTok?"; proposes excluding them,
+    which waits for approval."""
+
+    platform: ChatPlatform | Literal["all"] = Field(default="all", description="meta, x, tiktok, or all")
+    days: int = Field(default=28, ge=7, le=90, description="the history read, ending yesterday")
+
+
+class ShowAlerts(BaseModel):
+    """Problems to look at now: spend spikes, delivery drops, CPA jumps, CTR drops, disapproved ads,
+    stopped campaigns, stale syncs, e.g. "anything wrong today?" or "any alerts?"."""
+
+
+class ExperimentProgress(BaseModel):
+    """How the running A/B tests are doing, e.g. "how is the headline test going?"."""
+
+
 class Optimise(BaseModel):
     """Look at every account and propose budget and creative changes with the optimizers, e.g. "what
     should I change?" or "optimise my budgets". The changes wait for approval."""
@@ -83,6 +106,9 @@ CHAT_TOOLS: dict[str, type[BaseModel]] = {
     "pause_where": PauseWhere,
     "explain_change": ExplainChange,
     "show_performance": ShowPerformance,
+    "audience_waste": AudienceWaste,
+    "show_alerts": ShowAlerts,
+    "experiment_progress": ExperimentProgress,
     "optimise": Optimise,
 }
 
@@ -341,9 +367,57 @@ def run_tool(
         return ChatOutcome(**base, answer=explanation.text())
     if isinstance(args, ShowPerformance):
         return ChatOutcome(**base, answer=_performance_text(engine, args.days, until, fx, reporting_currency))
+    if isinstance(args, AudienceWaste):
+        return _audience_waste(engine, args, until=until, base=base)
+    if isinstance(args, ShowAlerts):
+        alerts = detect_all(engine, judged=until, now=dt.datetime.now(dt.UTC))
+        if not alerts:
+            return ChatOutcome(**base, answer=f"No alerts for {until}.")
+        lines = [f"{len(alerts)} alert(s) for {until}:"] + [
+            f"- {a.severity}: {a.message}" for a in alerts[:20]
+        ]
+        return ChatOutcome(**base, answer="\n".join(lines))
+    if isinstance(args, ExperimentProgress):
+        running = [e for e in list_experiments(engine) if e.status == "running"]
+        if not running:
+            return ChatOutcome(**base, answer="No experiment is running (adcluster experiment create ...).")
+        lines = [f"- {e.name}: {experiment_status(engine, e.id, until=until).conclusion}" for e in running]
+        return ChatOutcome(**base, answer="\n".join([f"{len(running)} running experiment(s):", *lines]))
     if isinstance(args, Optimise):
         return ChatOutcome(**base, answer="Running the optimizers on every account.", wants_cycle=True)
     raise ChatError(f"no handler for tool {choice.name}")  # pragma: no cover: CHAT_TOOLS is closed
+
+
+def _audience_waste(
+    engine: Engine, args: AudienceWaste, *, until: dt.date, base: dict[str, Any]
+) -> ChatOutcome:
+    since = until - dt.timedelta(days=args.days - 1)
+    segments = [s for s in load_segments(engine, since, until) if args.platform in ("all", s.platform)]
+    if not segments:
+        return ChatOutcome(
+            **base, answer="The warehouse has no segment figures for that (adcluster sync reads them)."
+        )
+    notes: list[str] = []
+    actions = audience_actions(segments, AudienceConfig(), notes)
+    where = "every platform" if args.platform == "all" else args.platform
+    if not actions:
+        answer = (
+            f"No audience segment on {where} costs credibly more per conversion than its ad set over "
+            f"{since}..{until}."
+        )
+    else:
+        lines = [
+            f"{len(actions)} ad set(s) on {where} spend on dearer segments ({since}..{until}); each "
+            "exclusion waits for your approval:"
+        ]
+        for a in actions:
+            assert isinstance(a, TargetingChange)
+            for e in a.evidence:
+                lines.append(f"- {a.entity.platform} {a.entity.name!r}: {e.summary}")
+        answer = "\n".join(lines)
+    return ChatOutcome(
+        **base, proposals=[a.model_dump(mode="json") for a in actions], answer=answer, notes=notes
+    )
 
 
 async def summarise(llm: LLMClient, findings: str) -> tuple[str | None, str | None]:

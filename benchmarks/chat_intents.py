@@ -1,4 +1,4 @@
-"""How well a model routes marketers' requests: 32 requests, each with the tool call it should become,
+"""How well a model routes marketers' requests: 39 requests, each with the tool call it should become,
 sent through the chat router (`agents.chat.route`: schema validation, numbers from the request,
 platform/metric/level/direction consistent with it, one re-ask). A request counts as right when the
 validated call has the expected tool and the expected arguments (those listed; others may be anything
@@ -30,6 +30,9 @@ P = "pause_where"
 E = "explain_change"
 S = "show_performance"
 O = "optimise"  # noqa: E741
+A = "audience_waste"
+W = "show_alerts"
+X = "experiment_progress"
 CASES: list[tuple[str, str, dict[str, Any]]] = [
     (
         "pause every X ad with CTR under 0.5% in the last 7 days",
@@ -106,6 +109,13 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("give me spend and CPA per platform", S, {}),
     ("how did the accounts do this week?", S, {}),
     ("summary of the last 14 days please", S, {"days": 14}),
+    ("which audiences waste money on TikTok?", A, {"platform": "tiktok"}),
+    ("which age groups or placements cost too much on Facebook?", A, {"platform": "meta"}),
+    ("where are we wasting money across audiences?", A, {}),
+    ("anything wrong today?", W, {}),
+    ("any alerts I should look at?", W, {}),
+    ("how is the headline test going?", X, {}),
+    ("did the A/B test find a winner?", X, {}),
     ("what should I change?", O, {}),
     ("optimise my budgets", O, {}),
     ("find what to improve across all accounts", O, {}),

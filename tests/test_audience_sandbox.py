@@ -108,3 +108,40 @@ def test_an_exclusion_is_right_by_the_ground_truth_and_stops_delivery_to_the_seg
     assert frame.columns["impressions"][mine & ~out].sum() > 0
     # The audit log holds the executed change with what the platform showed before and after.
     assert audit.get(change.id).status == "executed"
+
+
+def test_chat_asks_which_audiences_waste_money_and_gets_the_analysts_exclusions(
+    world: tuple[str, Market, Engine],
+) -> None:
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from graph.build import build
+    from tests.test_graph import Fakes
+    from tools.llm.fake import FakeChatServer, Reply
+
+    _, _, engine = world
+    with Session(engine) as session:
+        last = session.exec(select(func.max(DailyMetric.day))).one()
+    expected = {
+        a.id
+        for a in analyse(engine, until=last, config=AnalystConfig(days=28)).actions
+        if isinstance(a, TargetingChange)
+    }
+    fakes = Fakes()
+
+    async def go() -> dict:  # type: ignore[type-arg]
+        fake = FakeChatServer([Reply.tool("audience_waste", {"platform": "meta", "days": 28})])
+        async with fake.client() as llm:
+            ctx = fakes.context(engine)
+            ctx.until, ctx.llm = last, llm
+            graph = build(InMemorySaver())
+            return await graph.ainvoke(
+                {"request": "which audiences waste money on Facebook over 28 days?"},
+                {"configurable": {"thread_id": "aud"}},
+                context=ctx,
+            )
+
+    first = asyncio.run(go())
+    proposed = {p["action"]["id"] for p in first["__interrupt__"][0].value["proposals"]}
+    assert proposed == expected and fakes.executed == []
+    assert "each exclusion waits for your approval" in first["answer"]

@@ -25,6 +25,7 @@ from graph.build import build
 from sandbox.market.market import Market
 from tests.conftest import small_config
 from tests.test_graph import Fakes
+from tools.alert_inputs import detect_all
 from tools.explain import explain_change
 from tools.llm.fake import FakeChatServer, Reply
 from tools.rule_inputs import load_series
@@ -105,6 +106,9 @@ def test_pause_every_x_ad_under_a_ctr_yields_exactly_those_pauses_waiting_for_ap
         "pause_where",
         "explain_change",
         "show_performance",
+        "audience_waste",
+        "show_alerts",
+        "experiment_progress",
         "optimise",
     }
     assert sent.messages[-1]["content"] == request
@@ -311,3 +315,34 @@ def test_a_choice_that_contradicts_what_the_request_names_is_flagged() -> None:
     # "ad sets" is the ad-set level, not "ad"; Facebook is meta; "all" fits a request naming two platforms.
     sets = PauseWhere(platform="all", level="adset", metric="cpa", op=">", value=40)
     assert inconsistent_choices(sets, "pause Facebook and TikTok ad sets with CPA over 40") == []
+
+
+def test_alerts_experiments_and_audiences_answer_from_the_warehouse(three_platforms: Engine) -> None:
+    fakes = Fakes()
+    first, _ = _turn(
+        FakeChatServer([Reply.tool("show_alerts", {})]), three_platforms, "anything wrong?", fakes
+    )
+    until = fakes.context(three_platforms).until
+    expected = detect_all(three_platforms, judged=until, now=dt.datetime.now(dt.UTC))
+    lines = first["answer"].splitlines()
+    if expected:
+        assert lines[0] == f"{len(expected)} alert(s) for {until}:" and len(lines) == 1 + min(
+            len(expected), 20
+        )
+    else:
+        assert lines == [f"No alerts for {until}."]
+    first, _ = _turn(
+        FakeChatServer([Reply.tool("experiment_progress", {})]),
+        three_platforms,
+        "how is the test going?",
+        fakes,
+    )
+    assert first["answer"].startswith("No experiment is running")
+    # This warehouse was synced without segments: the audience tool says so and proposes nothing.
+    first, _ = _turn(
+        FakeChatServer([Reply.tool("audience_waste", {"platform": "tiktok"})]),
+        three_platforms,
+        "which audiences waste money on TikTok?",
+        fakes,
+    )
+    assert "no segment figures" in first["answer"] and not first.get("__interrupt__")
