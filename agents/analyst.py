@@ -362,7 +362,11 @@ def audience_actions(adsets: list[AdSetSegments], cfg: AudienceConfig, notes: li
             )
             if report.conversions < cfg.min_conversions or report.adset_cpa is None:
                 continue
-            worse = [v for v in report.segments if v.verdict == "worse"]
+            targeted = getattr(s.targeting, FIELDS[dimension])  # empty: every value
+            # Only segments still targeted: an excluded one keeps its past rows in the window.
+            worse = [
+                v for v in report.segments if v.verdict == "worse" and (not targeted or v.value in targeted)
+            ]
             share = sum(v.spend_share for v in worse)
             if worse and share <= cfg.max_cut_share:
                 options.append((share, dimension, report, worse))
