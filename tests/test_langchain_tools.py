@@ -15,6 +15,7 @@ from langchain_core.tools import BaseTool
 from tools.optimize.allocation import AdSetHistory, CpaRule, CurveAllocator, EqualSplit, Guardrails
 from tools.optimize.creatives import CreativeDay, CreativeState, Thresholds, creative_report
 from tools.optimize.dco_report import ComboDay, dco_report
+from tools.optimize.experiments import plan
 from tools.optimize.fatigue import FatigueDay, detect_fatigue
 from tools.optimize.langchain_tools import optimizer_tools
 from tools.optimize.priors import empirical_bayes_prior
@@ -58,6 +59,10 @@ def as_json(obj: Any) -> Any:
         ("allocate_budget", {"adsets", "total_budget_micros"}, {"policy", "guardrails", "goal_cost", "seed"}),
         ("dco_report", {"rows"}, {"top_k", "min_clicks", "level"}),
         ("evaluate_rules", {"rules", "series", "now"}, {"last_fired"}),
+        ("audience_segments", {"dimension", "segments"}, {"credibility", "min_lift"}),
+        ("experiment_plan", {"metric", "baseline_rate", "mde"}, {"power", "alpha", "arms"}),
+        ("experiment_compare", {"metric", "control", "treatment", "mde"}, {"alpha"}),
+        ("performance_alerts", {"adset", "judged"}, set()),
     ],
 )
 def test_each_tool_schema_names_its_fields(
@@ -69,7 +74,7 @@ def test_each_tool_schema_names_its_fields(
     assert tools[name].description and set(tools[name].args) == required | optional
 
 
-def test_optimizer_tools_builds_five_distinct_tools_that_handle_their_errors() -> None:
+def test_optimizer_tools_builds_nine_distinct_tools_that_handle_their_errors() -> None:
     built = optimizer_tools()
     assert [t.name for t in built] == [
         "creative_bandit_report",
@@ -77,6 +82,10 @@ def test_optimizer_tools_builds_five_distinct_tools_that_handle_their_errors() -
         "allocate_budget",
         "dco_report",
         "evaluate_rules",
+        "audience_segments",
+        "experiment_plan",
+        "experiment_compare",
+        "performance_alerts",
     ]
     assert all(t.handle_tool_error and t.handle_validation_error for t in built)
     assert optimizer_tools()[0] is not built[0]  # built on demand, nothing shared at import
@@ -302,3 +311,16 @@ def test_bad_input_comes_back_as_a_tool_error_that_names_it(
     call = {"name": name, "args": args, "id": "call-1", "type": "tool_call"}
     reply = tools[name].invoke(call)
     assert isinstance(reply, ToolMessage) and reply.status == "error" and message in reply.content
+
+
+def test_the_issue_10_tools_return_their_reports_and_refuse_bad_input(tools: dict[str, BaseTool]) -> None:
+    planned = tools["experiment_plan"].invoke({"metric": "ctr", "baseline_rate": 0.01, "mde": 0.1})
+    assert planned["per_arm"] == pytest.approx(plan(metric="ctr", baseline_rate=0.01, mde=0.1).per_arm)
+    segments = [
+        {"value": "18-24", "spend_micros": 1_000_000_000, "conversions": 50},
+        {"value": "25-34", "spend_micros": 1_000_000_000, "conversions": 100},
+    ]
+    report = tools["audience_segments"].invoke({"dimension": "age", "segments": segments})
+    assert [s["verdict"] for s in report["segments"]] == ["worse", "better"]
+    refused = tools["experiment_plan"].invoke({"metric": "ctr", "baseline_rate": 2, "mde": 0.1})
+    assert refused == "experiment_plan: a rate and its lifted value must stay below 1"

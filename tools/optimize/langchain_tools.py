@@ -17,6 +17,7 @@ import numpy as np
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from pydantic import AwareDatetime, BaseModel, Field, ValidationError, model_validator
 
+from tools.optimize.alerts import AdSetWatch, Alert, adset_alerts
 from tools.optimize.allocation import (
     AdSetHistory,
     Allocator,
@@ -26,6 +27,7 @@ from tools.optimize.allocation import (
     Guardrails,
     Proposal,
 )
+from tools.optimize.audiences import Dimension, SegmentFigures, SegmentReport, segment_report
 from tools.optimize.creatives import (
     CreativeDay,
     CreativeReport,
@@ -35,6 +37,7 @@ from tools.optimize.creatives import (
     creative_report,
 )
 from tools.optimize.dco_report import ComboDay, DcoReport, dco_report
+from tools.optimize.experiments import ArmDay, Comparison, Metric, Plan, compare, plan
 from tools.optimize.fatigue import FatigueDay, FatigueVerdict, detect_fatigue
 from tools.optimize.priors import empirical_bayes_prior
 from tools.optimize.rules import evaluate
@@ -215,6 +218,71 @@ def _evaluate_rules(req: EvaluateRulesInput) -> RuleEvaluation:
     return evaluate(parse_rules(req.rules), req.series, now=req.now, last_fired=req.last_fired)
 
 
+# -- audience_segments, experiment_plan, experiment_compare, performance_alerts --------------------------
+
+
+class AudienceInput(BaseModel):
+    dimension: Dimension
+    segments: list[SegmentFigures] = Field(
+        min_length=1, description="one ad set's segments of that dimension"
+    )
+    credibility: float = Field(default=0.95, gt=0.5, lt=1)
+    min_lift: float = Field(default=0.2, ge=0)
+
+
+def _audience_segments(req: AudienceInput) -> SegmentReport:
+    return segment_report(
+        req.segments, dimension=req.dimension, credibility=req.credibility, min_lift=req.min_lift
+    )
+
+
+class PlanInput(BaseModel):
+    metric: Metric
+    baseline_rate: float = Field(
+        gt=0, description="CTR or CVR as a fraction, or conversions per unit of spend"
+    )
+    mde: float = Field(gt=0, description="the smallest relative lift worth finding, e.g. 0.1")
+    power: float = Field(default=0.8, gt=0, lt=1)
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+    arms: int = Field(default=2, ge=2)
+
+
+def _experiment_plan(req: PlanInput) -> Plan:
+    return plan(
+        metric=req.metric,
+        baseline_rate=req.baseline_rate,
+        mde=req.mde,
+        power=req.power,
+        alpha=req.alpha,
+        arms=req.arms,
+    )
+
+
+class CompareInput(BaseModel):
+    metric: Metric
+    control: list[ArmDay] = Field(min_length=1, description="the control's daily figures")
+    treatment: list[ArmDay] = Field(min_length=1, description="the treatment's, for the same days")
+    mde: float = Field(gt=0)
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+
+
+def _experiment_compare(req: CompareInput) -> Comparison:
+    return compare(req.control, req.treatment, metric=req.metric, mde=req.mde, alpha=req.alpha)
+
+
+class AlertsInput(BaseModel):
+    adset: AdSetWatch
+    judged: dt.date = Field(description="the day judged: the last complete day")
+
+
+class AlertList(BaseModel):
+    alerts: list[Alert]
+
+
+def _performance_alerts(req: AlertsInput) -> AlertList:
+    return AlertList(alerts=adset_alerts(req.adset, req.judged))
+
+
 # -- the tools -----------------------------------------------------------------------------------------
 
 
@@ -287,5 +355,34 @@ def optimizer_tools() -> list[BaseTool]:
             "the updated record of when each rule last fired. Proposals only: nothing is sent.",
             EvaluateRulesInput,
             _evaluate_rules,
+        ),
+        _structured_tool(
+            "audience_segments",
+            "Which segments of one ad set's age, gender, country or placement breakdown cost credibly "
+            "more (or less) per conversion than the ad set: hierarchical Gamma-Poisson estimates shrunk "
+            "toward the ad set, with intervals, the probability of being worse and the share of spend.",
+            AudienceInput,
+            _audience_segments,
+        ),
+        _structured_tool(
+            "experiment_plan",
+            "The sample per arm an A/B test needs to find a relative lift with a power, under a sequential "
+            "test that stays valid when looked at daily.",
+            PlanInput,
+            _experiment_plan,
+        ),
+        _structured_tool(
+            "experiment_compare",
+            "A treatment against a control, day by day, by the always-valid sequential test: p-value, the "
+            "lift's confidence sequence, the day a winner was declared (if any).",
+            CompareInput,
+            _experiment_compare,
+        ),
+        _structured_tool(
+            "performance_alerts",
+            "One ad set's alerts for a day against its own recent days: spend spike, intraday overspend, "
+            "delivery drop, CPA jump, CTR drop, each with its figures.",
+            AlertsInput,
+            _performance_alerts,
         ),
     ]
