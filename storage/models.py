@@ -148,6 +148,22 @@ class DailyMetric(SQLModel, table=True):
     synced_at: dt.datetime | None = None
 
 
+class AdSetDay(SQLModel, table=True):
+    """An ad set's settings as a sync saw them on one of its account's days (the last sync of the day
+    wins): the history the bid optimizer reads the bid in force each day from."""
+
+    __tablename__ = "adset_day"
+
+    adset_id: str = Field(primary_key=True)
+    day: dt.date = Field(primary_key=True)
+    account_id: str = Field(index=True)
+    status: str
+    bid_micros: int | None = Field(default=None, sa_type=BigInteger)
+    bid_strategy: str | None = None
+    daily_budget_micros: int | None = Field(default=None, sa_type=BigInteger)
+    synced_at: dt.datetime | None = None
+
+
 class DailySegmentMetric(SQLModel, table=True):
     """One ad, day and audience segment, per breakdown the platform reported.
 

@@ -169,8 +169,12 @@ class Syncer:
                 continue
             try:
                 batch = await (read(account) if kind == "entities" else read())
-                write = self.writer.entities if kind == "entities" else self.writer.metrics
-                written, orphans = write(account, stream, batch.items)
+                if kind == "entities":
+                    written, orphans = self.writer.entities(
+                        account, stream, batch.items, day=self.today(account)
+                    )
+                else:
+                    written, orphans = self.writer.metrics(account, stream, batch.items)
                 result.rows, result.problems = written, [*batch.problems, *orphans]
                 self.writer.mark(account, stream, cursor=cursor, rows=written)
             except AuthError as exc:

@@ -14,6 +14,7 @@ from storage.models import (
     Account,
     Ad,
     AdSet,
+    AdSetDay,
     Campaign,
     Creative,
     CustomAudience,
@@ -88,9 +89,10 @@ class WarehouseWriter:
             return upsert(session, Account, rows)
 
     def entities(
-        self, account: AccountRecord, stream: str, items: Sequence[Any]
+        self, account: AccountRecord, stream: str, items: Sequence[Any], *, day: dt.date | None = None
     ) -> tuple[int, list[RowProblem]]:
-        """Upsert entity records; rows whose parent is unknown are reported, not written."""
+        """Upsert entity records; rows whose parent is unknown are reported, not written. With `day` (the
+        account's today), ad sets' settings are also kept for that day (`adset_day`)."""
         if stream not in ENTITY_TABLES:
             raise ValueError(f"unknown entity stream {stream!r}")
         kind, model = ENTITY_TABLES[stream]
@@ -106,7 +108,26 @@ class WarehouseWriter:
                     problems.append(self._orphan(account, stream, i, parent[0], getattr(record, parent[1])))
                     continue
                 rows.append(row)
-            return upsert(session, model, rows), problems
+            written = upsert(session, model, rows)
+            if stream == "adsets" and day is not None and rows:
+                upsert(
+                    session,
+                    AdSetDay,
+                    [
+                        {
+                            "adset_id": r["id"],
+                            "day": day,
+                            "account_id": r["account_id"],
+                            "status": r["status"],
+                            "bid_micros": r.get("bid_micros"),
+                            "bid_strategy": r.get("bid_strategy"),
+                            "daily_budget_micros": r.get("daily_budget_micros"),
+                            "synced_at": now,
+                        }
+                        for r in rows
+                    ],
+                )
+            return written, problems
 
     def _entity_row(self, account: AccountRecord, kind: str, record: Any, now: dt.datetime) -> dict[str, Any]:
         """A record's own fields, with platform ids of itself and its relatives turned into internal ids."""
