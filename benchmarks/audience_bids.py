@@ -4,12 +4,14 @@
 - audiences: each review syncs the platforms' APIs (segments included) into a warehouse, the analyst's
   audience report proposes exclusions (`agents.analyst.audience_actions`), every one is approved and the
   executor applies it over the APIs;
+- audiences_bids: the same, with the analyst's bid changes too (`agents.analyst.bid_actions`: capped ad
+  sets toward the account's CPA, caps for volatile ones);
 - oracle: each review excludes, per live ad set and in one dimension, the segments whose true cost per
   conversion (the market's hidden parameters) is at least 1.2x the rest of the ad set's, within the
   same 30% share of spend, applied in-process.
 
 Conversions and CPA come from the market's own ledger after late conversions arrived, in USD, as
-ratios to the untouched world of the same seed. Bids are not in it yet (issue 10 continues).
+ratios to the untouched world of the same seed. The oracle knows audiences only: it sets no bids.
 
     .venv/bin/python -m benchmarks.audience_bids [--seeds 3] [--days 28] [--workers 2]
 """
@@ -31,7 +33,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from agents.analyst import AudienceConfig, audience_actions
+from agents.analyst import AudienceConfig, audience_actions, bid_actions
 from agents.executor import execute
 from app import composition
 from app.demo import demo_settings
@@ -43,6 +45,8 @@ from sandbox.market.market import Market
 from sandbox.market.segments import DIMENSIONS, SEGMENT_INDEX, Targeting
 from storage.audit import AuditLog
 from tools.audience_inputs import load_segments
+from tools.optimize.bids import BidConfig
+from tools.rule_inputs import load_series
 
 TODAY = dt.date(2026, 11, 25)
 LATE_DAYS = 14
@@ -134,7 +138,7 @@ def oracle(seed: int, days: int) -> dict[str, Any]:
     return {**outcome(market, start, days), "changes": changes}
 
 
-async def _review(settings: Settings, days: int) -> int:
+async def _review(settings: Settings, days: int, *, bids: bool) -> int:
     from tools.ingest.sync import Syncer, SyncOptions
     from tools.ingest.writer import WarehouseWriter
 
@@ -150,6 +154,10 @@ async def _review(settings: Settings, days: int) -> int:
         notes: list[str] = []
         segments = load_segments(engine, until - dt.timedelta(days=27), until)
         actions = audience_actions([s for s in segments if s.status == "ACTIVE"], AudienceConfig(), notes)
+        if bids:
+            since = until - dt.timedelta(days=27)
+            series = load_series(engine, "adset", since, until)
+            actions += bid_actions(engine, series, since, until, BidConfig(), notes)
         if not actions:
             return 0
         audit = AuditLog(engine)
@@ -165,7 +173,7 @@ async def _review(settings: Settings, days: int) -> int:
         engine.dispose()
 
 
-def audiences(seed: int, days: int) -> dict[str, Any]:
+def audiences(seed: int, days: int, *, bids: bool = False) -> dict[str, Any]:
     market = Market(world(seed))
     start = market.now().date
     applied = 0
@@ -174,7 +182,7 @@ def audiences(seed: int, days: int) -> dict[str, Any]:
         with httpx.Client(base_url=base, timeout=60) as client:
             for day in range(days):
                 if day % REVIEW_DAYS == 0:
-                    applied += asyncio.run(_review(settings, 35 if day == 0 else REVIEW_DAYS + 1))
+                    applied += asyncio.run(_review(settings, 35 if day == 0 else REVIEW_DAYS + 1, bids=bids))
                 client.post("/_sandbox/clock/advance", json={"days": 1}).raise_for_status()
     return {**outcome(market, start, days), "changes": applied}
 
@@ -186,6 +194,7 @@ def run_seed(job: tuple[int, int]) -> dict[str, Any]:
         "seed": seed,
         "untouched": untouched(seed, days),
         "audiences": audiences(seed, days),
+        "audiences_bids": audiences(seed, days, bids=True),
         "oracle": oracle(seed, days),
     }
     print(
@@ -201,7 +210,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
         }
 
     out: dict[str, Any] = {"seeds": len(runs)}
-    for arm in ("audiences", "oracle"):
+    for arm in ("audiences", "audiences_bids", "oracle"):
         out[f"{arm}_conversions_vs_untouched"] = stat(
             [r[arm]["conversions"] / r["untouched"]["conversions"] for r in runs]
         )
