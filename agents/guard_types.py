@@ -34,6 +34,7 @@ Rule = Literal[
     "batch",
     "dry_run",
     "targeting",
+    "bid_range",
 ]
 Effect = Literal["refuse", "clamp", "note"]
 Outcome = Literal["allowed", "clamped", "refused"]

@@ -129,6 +129,10 @@ class Guardrails(BaseModel):
     max_budget: dict[str, Decimal] = Field(
         default_factory=dict, description="per-entity maximum daily budget"
     )
+    min_bid: dict[str, Decimal] = Field(
+        default_factory=dict, description="the lowest bid cap (a platform's floor)"
+    )
+    max_bid: dict[str, Decimal] = Field(default_factory=dict, description="the highest bid cap allowed")
     min_interval: dt.timedelta = Field(
         default=dt.timedelta(hours=24), description="between two changes to one entity; 0: no limit"
     )
@@ -138,12 +142,12 @@ class Guardrails(BaseModel):
     allowed_accounts: frozenset[str] = Field(default_factory=frozenset, description="empty: every account")
     dry_run: bool = False
 
-    @field_validator("min_budget", "max_budget", mode="before")
+    @field_validator("min_budget", "max_budget", "min_bid", "max_bid", mode="before")
     @classmethod
     def _one_number_for_all(cls, value: object) -> object:
         return _per_currency(value)
 
-    @field_validator("min_budget", "max_budget")
+    @field_validator("min_budget", "max_budget", "min_bid", "max_bid")
     @classmethod
     def _known_currencies(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
         out = {}
@@ -503,13 +507,34 @@ class Guardrails(BaseModel):
             reasons.note(
                 "max_change", "no current bid (automatic bidding): the step limit has nothing to compare"
             )
-            return action.after_micros
+            return self._bid_range(action.after_micros, cur, reasons)
         if action.after_micros == action.before_micros:
             reasons.refuse("no_change", f"the bid stays {money(action.before_micros, cur)}: nothing to do")
             return None
         if reasons.refused:
             return None
-        return self._step_limit(action.before_micros, action.after_micros, cur, step, "bid", reasons)
+        new = self._step_limit(action.before_micros, action.after_micros, cur, step, "bid", reasons)
+        return None if new is None else self._bid_range(new, cur, reasons)
+
+    def _bid_range(self, new: int, cur: str, reasons: _Reasons) -> int | None:
+        """Within the bid range set for the currency (a platform's floor and your ceiling)."""
+        lo, hi = self._limit(self.min_bid, cur), self._limit(self.max_bid, cur)
+        lo_m = None if lo is None else _round(lo * MICROS, _step(cur), ROUND_CEILING)
+        hi_m = None if hi is None else _round(hi * MICROS, _step(cur), ROUND_FLOOR)
+        if lo_m is not None and hi_m is not None and hi_m < lo_m:
+            reasons.refuse("bid_range", f"the bid range {money(lo_m, cur)}..{money(hi_m, cur)} is empty")
+            return None
+        if lo_m is not None and new < lo_m:
+            reasons.clamp(
+                "bid_range", f"{money(new, cur)} is below the lowest bid {money(lo_m, cur)}: raised to it"
+            )
+            return lo_m
+        if hi_m is not None and new > hi_m:
+            reasons.clamp(
+                "bid_range", f"{money(new, cur)} is above the highest bid {money(hi_m, cur)}: lowered to it"
+            )
+            return hi_m
+        return new
 
     def _step_limit(
         self, current: int, new: int, cur: str, step: int, what: str, reasons: _Reasons

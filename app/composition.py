@@ -182,6 +182,8 @@ def guardrails_and_policy(settings: Settings) -> tuple[Guardrails, ApprovalPolic
         guardrails = Guardrails(
             max_change=settings.guardrail_max_change,
             max_audience_cut=settings.guardrail_max_audience_cut,
+            min_bid=settings.guardrail_min_bid,
+            max_bid=settings.guardrail_max_bid,
             min_budget=settings.guardrail_min_budget,
             max_budget=settings.guardrail_max_budget,
             min_interval=dt.timedelta(hours=settings.guardrail_min_interval_hours),

@@ -119,6 +119,13 @@ class Settings(BaseSettings):
     guardrail_max_budget: Annotated[dict[str, Decimal], NoDecode] = Field(
         default_factory=dict, description="per-entity maximum daily budget, as the minimum"
     )
+    guardrail_min_bid: Annotated[dict[str, Decimal], NoDecode] = Field(
+        default_factory=dict,
+        description="the lowest bid cap in major units (a platform's floor), as the budgets",
+    )
+    guardrail_max_bid: Annotated[dict[str, Decimal], NoDecode] = Field(
+        default_factory=dict, description="the highest bid cap in major units, as the budgets"
+    )
     guardrail_min_interval_hours: float = Field(
         default=24,
         ge=0,
@@ -174,7 +181,13 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("guardrail_min_budget", "guardrail_max_budget", mode="before")
+    @field_validator(
+        "guardrail_min_budget",
+        "guardrail_max_budget",
+        "guardrail_min_bid",
+        "guardrail_max_bid",
+        mode="before",
+    )
     @classmethod
     def _one_amount_for_every_currency(cls, value: object) -> object:
         if isinstance(value, str):
@@ -188,7 +201,7 @@ class Settings(BaseSettings):
             return {"*": Decimal(str(value))}
         return value
 
-    @field_validator("guardrail_min_budget", "guardrail_max_budget")
+    @field_validator("guardrail_min_budget", "guardrail_max_budget", "guardrail_min_bid", "guardrail_max_bid")
     @classmethod
     def _known_currency_amounts(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
         out = {}

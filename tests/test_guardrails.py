@@ -503,3 +503,15 @@ def test_a_minimum_setting_above_the_maximum_names_both(monkeypatch: pytest.Monk
         SettingsError, match=r"MIN_BUDGET \(50 for USD\) is above ADCLUSTER_GUARDRAIL_MAX_BUDGET"
     ):
         load_settings()
+
+
+def test_a_bid_outside_the_set_range_is_clamped_with_the_reason_and_an_empty_range_refused() -> None:
+    ranged = Guardrails(min_bid=Decimal("0.5"), max_bid=Decimal("2"), **NO_INTERVAL)
+    high = ranged.check(bid("1.8", "2.3"), context(bid_now="1.8"))
+    assert high.outcome == "clamped" and after_of(high) == usd(2) and ("bid_range", "clamp") in rules(high)
+    low = ranged.check(bid(None, "0.2"), context(bid_now=None))  # a first cap, no step limit
+    assert low.outcome == "clamped" and after_of(low) == usd("0.5")
+    inside = ranged.check(bid("1", "1.2"), context(bid_now="1"))
+    assert inside.outcome == "allowed" and after_of(inside) == usd("1.2")
+    empty = Guardrails(min_bid=Decimal(3), max_bid=Decimal(2), **NO_INTERVAL)
+    assert empty.check(bid("1", "1.2"), context(bid_now="1")).outcome == "refused"
