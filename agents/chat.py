@@ -23,7 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
-from agents.actions import Action, EntityRef, Evidence, StatusChange, TargetingChange
+from agents.actions import Action, BidChange, EntityRef, Evidence, StatusChange, TargetingChange
 from agents.analyst import AudienceConfig, audience_actions
 from prompts import load as load_prompt
 from tools.alert_inputs import detect_all
@@ -37,6 +37,7 @@ from tools.llm.tool_choice import ToolChoice, ToolSpec
 from tools.optimize.rules import evaluate
 from tools.optimize.rules_language import Condition, Rule, RuleAction
 from tools.optimize.rules_records import RuleProposal
+from tools.platforms.money import exponent
 from tools.reporting import performance
 from tools.rule_inputs import load_series
 
@@ -97,6 +98,19 @@ class ExperimentProgress(BaseModel):
     """How the running A/B tests are doing, e.g. "how is the headline test going?"."""
 
 
+class CapBid(BaseModel):
+    """Set a bid cap on one ad set, e.g. "cap the bid on ad set Summer Shoes at the CPA goal" (the cap that
+    makes a click cost the goal CPA at the ad set's conversion rate) or "cap the bid on Summer Shoes at
+    0.80". The change waits for approval."""
+
+    adset: str = Field(
+        min_length=2, max_length=200, description="the ad set's name (or id) as the request says"
+    )
+    bid: float | None = Field(
+        default=None, gt=0, description="the cap in major units, only if the request gives one"
+    )
+
+
 class Optimise(BaseModel):
     """Look at every account and propose budget and creative changes with the optimizers, e.g. "what
     should I change?" or "optimise my budgets". The changes wait for approval."""
@@ -109,6 +123,7 @@ CHAT_TOOLS: dict[str, type[BaseModel]] = {
     "audience_waste": AudienceWaste,
     "show_alerts": ShowAlerts,
     "experiment_progress": ExperimentProgress,
+    "cap_bid": CapBid,
     "optimise": Optimise,
 }
 
@@ -383,6 +398,8 @@ def run_tool(
             return ChatOutcome(**base, answer="No experiment is running (adcluster experiment create ...).")
         lines = [f"- {e.name}: {experiment_status(engine, e.id, until=until).conclusion}" for e in running]
         return ChatOutcome(**base, answer="\n".join([f"{len(running)} running experiment(s):", *lines]))
+    if isinstance(args, CapBid):
+        return _cap_bid(engine, args, until=until, base=base, request=request)
     if isinstance(args, Optimise):
         return ChatOutcome(**base, answer="Running the optimizers on every account.", wants_cycle=True)
     raise ChatError(f"no handler for tool {choice.name}")  # pragma: no cover: CHAT_TOOLS is closed
@@ -418,6 +435,62 @@ def _audience_waste(
     return ChatOutcome(
         **base, proposals=[a.model_dump(mode="json") for a in actions], answer=answer, notes=notes
     )
+
+
+def _cap_bid(
+    engine: Engine, args: CapBid, *, until: dt.date, base: dict[str, Any], request: str
+) -> ChatOutcome:
+    series = [
+        s
+        for s in load_series(engine, "adset", until - dt.timedelta(days=27), until)
+        if args.adset.lower() in (s.name.lower(), s.platform_id.lower(), s.entity_id)
+        or args.adset.lower() in s.name.lower()
+    ]
+    if not series:
+        return ChatOutcome(**base, answer=f"No ad set named like {args.adset!r} in the warehouse.")
+    if len(series) > 1:
+        names = ", ".join(repr(s.name) for s in series[:8])
+        return ChatOutcome(**base, answer=f"{len(series)} ad sets match {args.adset!r} ({names}): name one.")
+    s = series[0]
+    step = 10 ** (6 - exponent(s.currency))
+    if args.bid is not None:
+        after = round(Decimal(str(args.bid)) * 1_000_000 / step) * step
+        why = f"a bid cap of {args.bid} {s.currency}, as asked"
+    else:
+        spend = sum(d.spend_micros for d in s.days)
+        conv = sum(d.conversions for d in s.days)
+        clicks = sum(min(d.clicks, d.impressions) for d in s.days)
+        target = s.goal.target_cpa_micros if s.goal and s.goal.currency == s.currency else None
+        target = target or (spend // conv if conv else None)
+        if not target or not conv or not clicks:
+            return ChatOutcome(
+                **base, answer=f"{s.name!r} has no conversions in 28 days: give the cap as a number."
+            )
+        after = max(step, round(target * conv / clicks / step) * step)
+        why = (
+            f"the CPA goal {Decimal(target) / 1_000_000:.2f} {s.currency} at the ad set's "
+            f"{conv / clicks:.2%} conversions per click"
+        )
+    action = BidChange(
+        entity=EntityRef(
+            platform=s.platform,  # type: ignore[arg-type]
+            account_id=s.account_platform_id,
+            level="adset",
+            platform_id=s.platform_id,
+            name=s.name,
+        ),
+        currency=s.currency,
+        before_micros=s.bid_micros,
+        after_micros=after,
+        reason=f"cap the bid: {why}",
+        proposed_by="chat",
+        evidence=[Evidence(source=f"chat request: {request[:120]}", summary=why)],
+    )
+    answer = (
+        f"Cap the bid of {s.name!r} at {Decimal(after) / 1_000_000} {s.currency} ({why}): it waits for your "
+        "approval."
+    )
+    return ChatOutcome(**base, proposals=[action.model_dump(mode="json")], answer=answer)
 
 
 async def summarise(llm: LLMClient, findings: str) -> tuple[str | None, str | None]:

@@ -1,4 +1,4 @@
-"""How well a model routes marketers' requests: 39 requests, each with the tool call it should become,
+"""How well a model routes marketers' requests: 41 requests, each with the tool call it should become,
 sent through the chat router (`agents.chat.route`: schema validation, numbers from the request,
 platform/metric/level/direction consistent with it, one re-ask). A request counts as right when the
 validated call has the expected tool and the expected arguments (those listed; others may be anything
@@ -33,6 +33,7 @@ O = "optimise"  # noqa: E741
 A = "audience_waste"
 W = "show_alerts"
 X = "experiment_progress"
+B = "cap_bid"
 CASES: list[tuple[str, str, dict[str, Any]]] = [
     (
         "pause every X ad with CTR under 0.5% in the last 7 days",
@@ -116,6 +117,8 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("any alerts I should look at?", W, {}),
     ("how is the headline test going?", X, {}),
     ("did the A/B test find a winner?", X, {}),
+    ("cap the bid on ad set Yoga Mats | AdSet 2 at the CPA goal", B, {"adset": "Yoga Mats | AdSet 2"}),
+    ("set a bid cap of 0.75 on Smart Water Bottles | AdSet 1", B, {"bid": 0.75}),
     ("what should I change?", O, {}),
     ("optimise my budgets", O, {}),
     ("find what to improve across all accounts", O, {}),

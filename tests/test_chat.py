@@ -109,6 +109,7 @@ def test_pause_every_x_ad_under_a_ctr_yields_exactly_those_pauses_waiting_for_ap
         "audience_waste",
         "show_alerts",
         "experiment_progress",
+        "cap_bid",
         "optimise",
     }
     assert sent.messages[-1]["content"] == request
@@ -346,3 +347,47 @@ def test_alerts_experiments_and_audiences_answer_from_the_warehouse(three_platfo
         fakes,
     )
     assert "no segment figures" in first["answer"] and not first.get("__interrupt__")
+
+
+def test_cap_the_bid_on_an_ad_set_at_the_cpa_goal_or_at_a_stated_amount(three_platforms: Engine) -> None:
+    series = [
+        s
+        for s in load_series(three_platforms, "adset", UNTIL - dt.timedelta(days=27), UNTIL)
+        if s.status == "ACTIVE" and sum(d.conversions for d in s.days)
+    ]
+    s = series[0]
+    fakes = Fakes()
+    first, _ = _turn(
+        FakeChatServer([Reply.tool("cap_bid", {"adset": s.name})]),
+        three_platforms,
+        f"cap the bid on ad set {s.name} at the CPA goal",
+        fakes,
+        thread="bid-1",
+    )
+    (proposal,) = first["__interrupt__"][0].value["proposals"]
+    action = proposal["action"]
+    spend = sum(d.spend_micros for d in s.days)
+    conv = sum(d.conversions for d in s.days)
+    clicks = sum(min(d.clicks, d.impressions) for d in s.days)
+    step = 10**6 if s.currency == "JPY" else 10_000
+    assert action["kind"] == "bid_change" and action["entity"]["platform_id"] == s.platform_id
+    assert action["after_micros"] == max(step, round((spend // conv) * conv / clicks / step) * step)
+    assert fakes.executed == []
+    stated, _ = _turn(
+        FakeChatServer([Reply.tool("cap_bid", {"adset": s.name, "bid": 0.8})]),
+        three_platforms,
+        f"cap the bid on {s.name} at 0.80",
+        fakes,
+        thread="bid-2",
+    )
+    assert stated["__interrupt__"][0].value["proposals"][0]["action"]["after_micros"] == (
+        800_000 if s.currency != "JPY" else 1_000_000
+    )
+    unknown, _ = _turn(
+        FakeChatServer([Reply.tool("cap_bid", {"adset": "no such set"})]),
+        three_platforms,
+        "cap the bid on no such set at the CPA goal",
+        fakes,
+        thread="bid-3",
+    )
+    assert unknown["answer"] == "No ad set named like 'no such set' in the warehouse."
