@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from tools.platforms.base import NewAd
+from tools.platforms.base import NewAd, NewAdSet
 from tools.platforms.records import TARGETING_VALUES, TargetingSpec
 
 ACTION_NAMESPACE = uuid.UUID("0b7d3c1e-5a8f-4c62-9e0d-7f1a2b3c4d5e")
@@ -135,6 +135,33 @@ class CreateAd(_Action):
         return self
 
 
+class CreateAdSet(_Action):
+    """A new ad set in a campaign (`entity` is the campaign) with one ad from an existing creative: an
+    experiment's arm. Its name is deterministic, so that after a crash the executor finds it (and adds
+    the ad if only the ad set was made) instead of creating it twice."""
+
+    kind: Literal["create_adset"] = "create_adset"
+    spec: NewAdSet
+    ad: NewAd = Field(description="the ad to put in it; its ad set id is filled in when the ad set exists")
+
+    def change_key(self) -> str:
+        s = self.spec
+        parts = (
+            s.campaign_platform_id,
+            s.name,
+            s.daily_budget_micros,
+            s.bid_micros,
+            self.ad.creative_platform_id,
+        )
+        return "create_adset|" + "|".join(str(p) for p in parts)
+
+    @model_validator(mode="after")
+    def _deterministic_name(self) -> CreateAdSet:
+        if not self.spec.name.endswith(f"[{self.id}]"):
+            self.spec = self.spec.model_copy(update={"name": f"{self.spec.name[:80]} [{self.id}]"})
+        return self
+
+
 class TargetingChange(_Action):
     """An ad set's audience narrowed or widened (`entity` is the ad set). `before` and `after` are whole
     targeting specs in the warehouse's vocabulary (an empty list: every value of that dimension);
@@ -190,7 +217,8 @@ def targeting_matches(seen: TargetingSpec, wanted: TargetingSpec, fields: list[s
 
 
 Action = Annotated[
-    BudgetChange | BidChange | StatusChange | CreateAd | TargetingChange, Field(discriminator="kind")
+    BudgetChange | BidChange | StatusChange | CreateAd | CreateAdSet | TargetingChange,
+    Field(discriminator="kind"),
 ]
 
 
@@ -226,6 +254,14 @@ def inverse(action: Action, after: dict[str, Any] | None = None, *, reason: str 
         return StatusChange(
             entity=action.entity, before=action.after, after=action.before, reason=why, proposed_by="undo"
         )
+    if isinstance(action, CreateAdSet):
+        made = (after or {}).get("adset_platform_id")
+        if not made:
+            raise ValueError(f"cannot undo {action.id}: the created ad set's id is unknown")
+        ref = action.entity.model_copy(
+            update={"level": "adset", "platform_id": str(made), "name": action.spec.name}
+        )
+        return StatusChange(entity=ref, before="ACTIVE", after="PAUSED", reason=why, proposed_by="undo")
     if isinstance(action, TargetingChange):
         return TargetingChange(
             entity=action.entity,

@@ -131,9 +131,11 @@ class DecisionError(ValueError):
 
 def _edit_problem(action: Action, value: Decimal) -> str | None:
     if not isinstance(action, BudgetChange | BidChange):
-        what = {"status_change": "a status change", "targeting_change": "a targeting change"}.get(
-            action.kind, "a new ad"
-        )
+        what = {
+            "status_change": "a status change",
+            "targeting_change": "a targeting change",
+            "create_adset": "a new ad set",
+        }.get(action.kind, "a new ad")
         return f"{action.id} is {what}: approve or reject it, an edit sets a budget or a bid"
     try:
         micros = decimal_to_micros(value, action.currency)

@@ -25,7 +25,15 @@ from typing import Any, Literal
 from pydantic import TypeAdapter
 from pydantic_core import to_jsonable_python
 
-from agents.actions import Action, BidChange, BudgetChange, CreateAd, StatusChange, TargetingChange
+from agents.actions import (
+    Action,
+    BidChange,
+    BudgetChange,
+    CreateAd,
+    CreateAdSet,
+    StatusChange,
+    TargetingChange,
+)
 from agents.execution_types import ActionOutcome, ExecutionReport, Outcome
 from agents.platform_state import Observed, Reader, held_elsewhere, known_ads, process_owner
 from storage.audit import AuditLog
@@ -68,6 +76,13 @@ def hard_refusal(
         return "bids and new ads belong to ad sets"
     if isinstance(action, CreateAd) and action.spec.adset_platform_id != ref.platform_id:
         return "the new ad's ad set is not the action's entity"
+    if isinstance(action, CreateAdSet):
+        if ref.level != "campaign" or action.spec.campaign_platform_id != ref.platform_id:
+            return "a new ad set belongs to the action's campaign"
+        if action.spec.daily_budget_micros is not None and action.spec.daily_budget_micros <= 0:
+            return "a zero or negative budget is refused"
+        if action.ad.creative_platform_id is None:
+            return "an experiment arm's ad needs an existing creative"
     if isinstance(action, TargetingChange):
         if ref.level != "adset":
             return "targeting belongs to ad sets"
@@ -100,6 +115,18 @@ async def _call(
         )
     if isinstance(action, TargetingChange):
         return await adapter.set_targeting(account, ref.platform_id, action.after)
+    if isinstance(action, CreateAdSet):
+        # An ad set left without its ad by an earlier failure is completed, not made again.
+        adset_id = observed.values.get("adset_platform_id")
+        if not adset_id:
+            adset_id = (await adapter.create_adset(account, action.spec)).platform_id
+        ad = await adapter.create_ad(account, action.ad.model_copy(update={"adset_platform_id": adset_id}))
+        return WriteResult(
+            entity="adset",
+            platform_id=str(adset_id),
+            before=None,
+            after={"adset_platform_id": str(adset_id), "ad_platform_id": ad.platform_id},
+        )
     return await adapter.create_ad(account, action.spec)
 
 
@@ -163,6 +190,8 @@ class _Run:
         if observed is None:
             return self._refuse(p, "stale", "the platform no longer lists the entity (or it is deleted)")
         if isinstance(action, CreateAd) and observed.found is not None:
+            return await self._found(p, action, observed, previous=None)
+        if isinstance(action, CreateAdSet) and "after" in observed.matches:
             return await self._found(p, action, observed, previous=None)
         if "before" not in observed.matches:
             return self._refuse(
@@ -364,6 +393,8 @@ def _describe(action: Action) -> str:
     if isinstance(action, TargetingChange):
         out = "; ".join(f"{k} {', '.join(v)}" for k, v in action.excluded.items())
         return f"change the targeting of {where}" + (f" (excluding {out})" if out else "")
+    if isinstance(action, CreateAdSet):
+        return f"create the ad set {action.spec.name!r} in {where}"
     return f"create the ad {action.spec.name!r} in {where}"
 
 

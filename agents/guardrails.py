@@ -40,6 +40,7 @@ from agents.actions import (
     BidChange,
     BudgetChange,
     CreateAd,
+    CreateAdSet,
     EntityRef,
     StatusChange,
     TargetingChange,
@@ -223,7 +224,9 @@ class Guardrails(BaseModel):
             prior = _Reasons()
             if action.id in seen:
                 prior.refuse("batch", f"action {action.id} appears earlier in this batch")
-            elif (action.entity.key, action.kind) in changed and not isinstance(action, CreateAd):
+            elif (action.entity.key, action.kind) in changed and not isinstance(
+                action, CreateAd | CreateAdSet
+            ):
                 first = changed[(action.entity.key, action.kind)]
                 prior.refuse(
                     "batch",
@@ -240,6 +243,8 @@ class Guardrails(BaseModel):
             new = verdict.action
             if isinstance(new, BudgetChange) and new.after_micros > new.before_micros:
                 raised[key] = raised.get(key, 0) + new.after_micros - new.before_micros
+            if isinstance(new, CreateAdSet) and new.spec.daily_budget_micros:
+                raised[key] = raised.get(key, 0) + new.spec.daily_budget_micros
         return verdicts
 
     def _check(
@@ -256,7 +261,7 @@ class Guardrails(BaseModel):
             reasons.refuse(
                 "context", f"the guard context has no state for {_label(ref)}: read it before checking"
             )
-        else:
+        elif not isinstance(action, CreateAdSet):  # a new ad set edits nothing that is learning
             self._interval(ref, state, ctx.now, reasons)
         new_value: int | None = None
         if isinstance(action, BudgetChange):
@@ -267,6 +272,8 @@ class Guardrails(BaseModel):
             self._status(action, state, reasons)
         elif isinstance(action, TargetingChange):
             self._targeting(action, reasons)
+        elif isinstance(action, CreateAdSet):
+            self._new_adset(action, ctx.account(ref), raised_before, reasons)
 
         if reasons.refused:
             outcome: Outcome = "refused"
@@ -311,6 +318,32 @@ class Guardrails(BaseModel):
                 f"{_label(ref)} changed at {last.isoformat()}; changes to one entity are at least {hours} h "
                 f"apart (learning phase): it may change again from {nxt.isoformat()} (in {wait} h)",
             )
+
+    def _new_adset(
+        self, action: CreateAdSet, account: AccountState | None, raised_before: int, reasons: _Reasons
+    ) -> None:
+        """A new ad set's budget: positive, within the per-entity limits and the account's daily cap."""
+        budget = action.spec.daily_budget_micros
+        if budget is None:
+            return  # spends its campaign's budget
+        cur = account.currency if account else "USD"
+        if budget <= 0:
+            reasons.refuse("non_positive", "a zero or negative budget is refused")
+            return
+        lo, hi = self.min_budget_micros(cur), self.max_budget_micros(cur)
+        if lo is not None and budget < lo:
+            reasons.refuse("min_budget", f"{money(budget, cur)} is below the minimum budget {money(lo, cur)}")
+        if hi is not None and budget > hi:
+            reasons.refuse("max_budget", f"{money(budget, cur)} is above the maximum budget {money(hi, cur)}")
+        cap = self.daily_cap_micros(action.entity, cur)
+        if cap is not None and account is not None:
+            total = account.daily_budget_total_micros + raised_before + budget
+            if total > cap:
+                reasons.refuse(
+                    "account_cap",
+                    f"a new {money(budget, cur)} a day takes account {action.entity.account_id}'s daily "
+                    f"budgets to {money(total, cur)}, over its cap of {money(cap, cur)}",
+                )
 
     def _targeting(self, action: TargetingChange, reasons: _Reasons) -> None:
         ref = action.entity

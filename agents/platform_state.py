@@ -21,6 +21,7 @@ from agents.actions import (
     BidChange,
     BudgetChange,
     CreateAd,
+    CreateAdSet,
     StatusChange,
     TargetingChange,
     targeting_fields_changed,
@@ -76,7 +77,9 @@ class Observed:
 
     matches: frozenset[str]  # "before" and/or "after"
     values: dict[str, Any]
-    found: AdRecord | None = None  # CreateAd: the ad with the deterministic name
+    found: AdRecord | AdSetRecord | None = (
+        None  # CreateAd / CreateAdSet: the entity with the deterministic name
+    )
 
     def describe(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.values.items()) or "nothing"
@@ -98,8 +101,9 @@ class Reader:
         account being listed again (a re-list per action made execution O(actions x entities)). A new
         ad is not known here, so only that account's ad list is read again."""
         ref = action.entity
-        if isinstance(action, CreateAd):
+        if isinstance(action, CreateAd | CreateAdSet):
             self._cache.pop((ref.platform, ref.account_id, "ad"), None)
+            self._cache.pop((ref.platform, ref.account_id, "adset"), None)
             return
         listed = self._cache.get((ref.platform, ref.account_id, ref.level))
         entity = listed.get(ref.platform_id) if listed is not None else None
@@ -150,6 +154,30 @@ class Reader:
         if isinstance(action, StatusChange):
             status = entity.status
             return Observed(_matches(action.before, action.after, status), {"status": status})
+        if isinstance(action, CreateAdSet):
+            adsets = [
+                s
+                for s in (await self.listed(ref.platform, account, "adset")).values()
+                if isinstance(s, AdSetRecord)
+                and s.campaign_platform_id == action.spec.campaign_platform_id
+                and s.name == action.spec.name
+                and s.status != "DELETED"
+            ]
+            made = adsets[0] if adsets else None
+            ads = (
+                [
+                    a
+                    for a in (await self.listed(ref.platform, account, "ad")).values()
+                    if isinstance(a, AdRecord)
+                    and a.adset_platform_id == made.platform_id
+                    and a.status != "DELETED"
+                ]
+                if made is not None
+                else []
+            )
+            values = {"adset_name": action.spec.name, "adset_platform_id": made.platform_id if made else None}
+            # Made with its ad: done. Made without it (a failure in between): still to do, the ad only.
+            return Observed(frozenset({"after"} if ads else {"before"}), values, made)
         if isinstance(action, TargetingChange):
             seen: TargetingSpec = entity.targeting  # type: ignore[union-attr]
             fields = targeting_fields_changed(action)

@@ -135,6 +135,8 @@ def describe_change(action: dict[str, Any]) -> str:
         return f"{what} {before} → {after} {cur}"
     if kind == "status_change":
         return f"{action.get('before')} → {action.get('after')}"
+    if kind == "create_adset":
+        return escape(f"new ad set {(action.get('spec') or {}).get('name')}")
     if kind == "targeting_change":
         out = "; ".join(f"{k} {', '.join(v)}" for k, v in (action.get("excluded") or {}).items())
         return escape(f"targeting: exclude {out}" if out else "targeting changed")

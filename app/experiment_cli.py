@@ -84,11 +84,19 @@ def create(
         help="first day counted (default: the day after the last synced day)",
     ),
     by: str = typer.Option("cli", "--by"),
+    split: bool = typer.Option(
+        False, "--split", help="ads of one ad set: propose an ad set of its own for each (waits for approval)"
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Set up an experiment: the arms are checked (separate ad sets, equal budgets, one currency and
-    objective, live), and the sample each arm needs is planned from their last 14 days."""
+    objective, live), and the sample each arm needs is planned from their last 14 days. With --split,
+    ads that share an ad set each get a new ad set (an equal share of its budget, its targeting and bid),
+    proposed for approval; the test starts when a sync sees them."""
     engine = _engine()
+    if split:
+        _split(engine, arms, name, metric.value, mde, power, alpha, by, as_json)  # type: ignore[arg-type]
+        return
     first = start.date() if start else _last_day(engine) + dt.timedelta(days=1)
     try:
         record, planned = create_experiment(
@@ -119,6 +127,59 @@ def create(
             f"adcluster experiment status {record.id}"
         )
     )
+
+
+def _split(
+    engine: Engine,
+    arms: list[str],
+    name: str,
+    metric: str,
+    mde: str,
+    power: str,
+    alpha: str,
+    by: str,
+    as_json: bool,
+) -> None:
+    import asyncio
+    import uuid
+
+    from agents.experiment_split import split_arms
+    from app.cycle import open_cycle
+    from app.run_cli import print_waiting
+    from graph.nodes import given_input
+    from tools.experiment_runs import ads_baseline
+
+    try:
+        baseline = ads_baseline(engine, arms, metric, until=_last_day(engine))  # type: ignore[arg-type]
+        record, actions, planned = split_arms(
+            engine,
+            name=name,
+            refs=arms,
+            metric=metric,  # type: ignore[arg-type]
+            mde=_decimal(mde, "--mde", Decimal(0), Decimal(10)),
+            power=_decimal(power, "--power", Decimal(0), Decimal(1)),
+            alpha=_decimal(alpha, "--alpha", Decimal(0), Decimal("0.5")),
+            baseline=baseline,
+            by=by,
+        )
+    except ExperimentError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    thread = f"experiment-{record.id}-{uuid.uuid4().hex[:4]}"
+
+    async def go() -> dict[str, object]:
+        async with open_cycle(cli_settings(), thread_id=thread) as cycle:
+            payload = given_input([a.model_dump(mode="json") for a in actions])
+            return await cycle.graph.ainvoke(payload, cycle.config(thread), context=cycle.context)
+
+    result = asyncio.run(go())
+    if not as_json:
+        make_console().print(
+            escape(
+                f"experiment {record.id} ({name}) is pending: {len(actions)} ad sets proposed, "
+                f"{planned.per_arm:,.0f} per arm planned; approve them, then sync"
+            )
+        )
+    print_waiting(result, thread, as_json)
 
 
 def _print(found: ExperimentStatus, as_json: bool) -> None:

@@ -35,6 +35,11 @@ def _change(action: dict[str, Any]) -> str:
     if kind == "targeting_change":
         out = "; ".join(f"{k} {', '.join(v)}" for k, v in (action.get("excluded") or {}).items())
         return f"targeting: exclude {out}" if out else "targeting changed"
+    if kind == "create_adset":
+        budget = action["spec"].get("daily_budget_micros")
+        return f"new ad set {action['spec']['name']!r}" + (
+            f", {_money(budget, action.get('currency'))} a day" if budget else ""
+        )
     return f"new ad {action['spec']['name']!r}"
 
 

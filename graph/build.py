@@ -23,7 +23,7 @@ def build(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph
     g.add_node("approve", nodes.approve)
     g.add_node("execute", nodes.execute)
     g.add_node("report", nodes.report)
-    g.add_conditional_edges(START, nodes.route_start, ["chat", "perceive"])
+    g.add_conditional_edges(START, nodes.route_start, ["chat", "perceive", "plan"])
     g.add_conditional_edges("chat", nodes.route_after_chat, ["perceive", "plan", END])
     g.add_edge("perceive", "analyse")
     g.add_edge("analyse", "create")

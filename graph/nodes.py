@@ -44,15 +44,31 @@ _TURN_RESET: dict[str, Any] = {
 }
 
 
-def route_start(state: CycleState) -> Literal["chat", "perceive"]:
-    return "chat" if state.get("request") else "perceive"
+def route_start(state: CycleState) -> Literal["chat", "perceive", "plan"]:
+    if state.get("request"):
+        return "chat"
+    return "plan" if state.get("given") else "perceive"
+
+
+def given_input(proposals: list[dict[str, Any]]) -> dict[str, Any]:
+    """A turn that starts at plan with these proposals (Action JSON): the guardrails, the approval and
+    the executor as for any other; what an earlier turn on the thread left is cleared."""
+    return {
+        **_TURN_RESET,
+        "request": None,
+        "chat": None,
+        "answer": None,
+        "summary": "",
+        "given": True,
+        "proposals": proposals,
+    }
 
 
 async def chat(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str, Any]:
     """The router: the request becomes one validated tool call and that tool's result."""
     ctx = runtime.context
     request = state.get("request") or ""
-    reset = {**_TURN_RESET, "summary": "", "answer": None}
+    reset = {**_TURN_RESET, "summary": "", "answer": None, "given": False}
     try:
         if ctx.llm is None:
             raise ChatError("no language model is configured for chat (see ADCLUSTER_LLM_* settings)")
@@ -99,7 +115,13 @@ async def perceive(state: CycleState, runtime: Runtime[CycleContext]) -> dict[st
     ctx = runtime.context
     snap = snapshot(ctx.engine, until=ctx.until, fx=ctx.fx, reporting_currency=ctx.reporting_currency)
     alerts = await ctx.alerts(ctx.until) if ctx.alerts is not None else []
-    return {**_TURN_RESET, "summary": "", "snapshot": snap.model_dump(mode="json"), "alerts": alerts}
+    return {
+        **_TURN_RESET,
+        "summary": "",
+        "snapshot": snap.model_dump(mode="json"),
+        "alerts": alerts,
+        "given": False,
+    }
 
 
 async def analyse(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str, Any]:
@@ -164,7 +186,7 @@ async def plan(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str, A
             # The same change from the same state was answered before (rejected, executed): not asked again.
             i.verdict, i.auto_approved = "refused", False
             i.reasons.append(f"already {status} in the audit log")
-    return {"plan": [i.model_dump(mode="json") for i in items]}
+    return {"plan": [i.model_dump(mode="json") for i in items], "given": False}
 
 
 def _waiting(state: CycleState) -> list[PlanItem]:

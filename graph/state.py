@@ -30,6 +30,7 @@ class Answers(BaseModel):
 
 class CycleState(TypedDict, total=False):
     request: str | None
+    given: bool  # the proposals come with the input (an experiment's arms): straight to plan
     snapshot: dict[str, Any]
     alerts: list[dict[str, Any]]  # the day's alerts (kind, severity, message, status)
     proposals: list[dict[str, Any]]  # Action JSON

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from agents.actions import Action, BidChange, BudgetChange, CreateAd, EntityRef, StatusChange
+from agents.actions import Action, BidChange, BudgetChange, CreateAd, CreateAdSet, EntityRef, StatusChange
 from agents.executor import ExecutionReport, execute
 from app.sandbox_runner import running_sandbox
 from sandbox.market.changes import UpdateAdSet
@@ -28,8 +28,8 @@ from sandbox.server.credentials import credentials_for
 from storage.audit import AuditLog
 from storage.audit_types import AttemptStatus, ProposalStatus
 from tests.conftest import small_config
-from tools.platforms.base import NewAd
-from tools.platforms.errors import TransientError
+from tools.platforms.base import NewAd, NewAdSet
+from tools.platforms.errors import BadRequestError, TransientError
 from tools.platforms.meta import MetaAdapter, MetaConfig
 
 SEED = 8
@@ -540,3 +540,40 @@ def test_given_a_crash_after_creating_an_ad_on_x_or_tiktok_then_the_ad_is_found_
     created = [e for e in market.log if e.change.kind == "create_ad"]
     assert outcome.outcome == "found" and len(created) == 1
     assert outcome.result_platform_id == created[0].created_id
+
+
+def test_a_new_ad_set_left_without_its_ad_is_completed_not_made_twice(
+    world: tuple[str, Market], audit: AuditLog
+) -> None:
+    url, market = world
+    source = market.world.adset(budgeted_adsets(market)[0])
+    ad = next(a for a in market.world.ads.values() if a.adset_id == source.id)
+    campaign = EntityRef(
+        platform="meta", account_id=source.account_id, level="campaign", platform_id=source.campaign_id
+    )
+    action = CreateAdSet(
+        entity=campaign,
+        spec=NewAdSet(
+            campaign_platform_id=source.campaign_id,
+            name="arm 1",
+            daily_budget_micros=10_000_000,
+            status="ACTIVE",
+        ),
+        ad=NewAd(adset_platform_id="", name="arm ad", creative_platform_id=ad.creative_id, status="ACTIVE"),
+        reason="an experiment's arm",
+    )
+    approve(audit, action)
+
+    async def fail_once(real: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        raise BadRequestError("the ad was refused this time", platform="meta")
+
+    first = run_execute(url, audit, [action], wrap=("create_ad", fail_once))
+    assert first.outcomes[0].outcome == "failed"
+    made = [s for s in market.world.adsets.values() if s.name == action.spec.name]
+    assert len(made) == 1 and not [a for a in market.world.ads.values() if a.adset_id == made[0].id]
+    approve(audit, action)  # proposed again: the same change, a new round
+    second = run_execute(url, audit, [action])
+    assert second.outcomes[0].outcome == "executed"
+    assert [s.id for s in market.world.adsets.values() if s.name == action.spec.name] == [made[0].id]
+    (arm_ad,) = [a for a in market.world.ads.values() if a.adset_id == made[0].id]
+    assert arm_ad.creative_id == ad.creative_id

@@ -128,3 +128,43 @@ def test_a_concluded_experiments_loser_is_proposed_for_pausing(configured: Marke
     pauses = [a for a in analysis.actions if isinstance(a, StatusChange) and "lost experiment" in a.reason]
     assert [(p.entity.platform_id, p.after) for p in pauses] == [(two.platform_id, "PAUSED")]
     assert pauses[0].evidence[0].figures["lift_treatment_vs_control"] == -0.25
+
+
+def test_ads_of_one_ad_set_are_split_into_ad_sets_of_their_own_after_approval(
+    configured: Market, engine: Engine
+) -> None:
+    assert runner.invoke(app, ["sync", "--days", "14"]).exit_code == 0
+    source = _live_adsets(engine)[0]
+    with Session(engine) as session:
+        ads = [a for a in session.exec(select(Ad).where(Ad.adset_id == source.id)) if a.status == "ACTIVE"][
+            :2
+        ]
+    assert len(ads) == 2
+    before = len(configured.world.adsets)
+    waiting = _json("experiment", "create", *(a.platform_id for a in ads), "--name", "copy test", "--split")
+    assert isinstance(waiting, dict) and len(configured.world.adsets) == before  # nothing made yet
+    proposals = waiting["waiting"][0]["proposals"]
+    assert [p["action"]["kind"] for p in proposals] == ["create_adset", "create_adset"]
+    assert all(not p["auto_approved"] and p["verdict"] != "refused" for p in proposals), proposals
+    pending = _json("experiment", "status", "copy test")
+    assert (
+        isinstance(pending, dict)
+        and pending["status"] == "pending"
+        and "waiting for the arms" in pending["conclusion"]
+    )
+    done = _json("approvals", "approve", "--all", "--thread", waiting["thread"])
+    assert isinstance(done, dict) and [r["status"] for r in done["results"]] == ["executed", "executed"]
+    made = [s for s in configured.world.adsets.values() if s.name.startswith("copy test | arm")]
+    assert len(made) == 2
+    hour = configured.clock.now_hour
+    share = source.daily_budget_micros // 2 // 10_000 * 10_000  # type: ignore[operator]
+    assert all(s.value_at("daily_budget_micros", hour + 1) == share for s in made)
+    arm_ads = [a for a in configured.world.ads.values() if a.adset_id in {s.id for s in made}]
+    assert sorted(a.creative_id for a in arm_ads) == sorted(
+        configured.world.ad(a.platform_id).creative_id for a in ads
+    )
+    configured.advance(days=2)
+    assert runner.invoke(app, ["sync", "--days", "3"]).exit_code == 0
+    running = _json("experiment", "status", "copy test")
+    assert isinstance(running, dict) and running["status"] == "running" and running["days"] >= 1
+    assert all(arm["impressions"] > 0 for arm in running["arms"])

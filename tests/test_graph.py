@@ -187,6 +187,7 @@ def test_the_wiring_reads_as_the_diagram() -> None:
     for edge in (
         "__start__ -.-> perceive",
         "__start__ -.-> chat",
+        "__start__ -.-> plan",
         "chat -.-> plan",
         "chat -.-> perceive",
         "chat -.-> __end__",

@@ -251,6 +251,29 @@ def create_experiment(
     return record, planned
 
 
+def ads_baseline(engine: Engine, ad_refs: list[str], metric: Metric, *, until: dt.date) -> float:
+    """The metric's rate over the ads' last BASELINE_DAYS days (what a split's sample is planned from)."""
+    with Session(engine) as session:
+        ids = [
+            (session.get(Ad, r) or session.exec(select(Ad).where(Ad.platform_id == r)).first() or Ad(id=r)).id
+            for r in ad_refs
+        ]
+        row = session.exec(
+            select(
+                func.sum(DailyMetric.impressions),
+                func.sum(DailyMetric.clicks),
+                func.sum(DailyMetric.conversions),
+                func.sum(DailyMetric.spend_micros),
+            ).where(
+                col(DailyMetric.ad_id).in_(ids),
+                DailyMetric.day > until - dt.timedelta(days=BASELINE_DAYS),
+                DailyMetric.day <= until,
+            )
+        ).one()
+    i, c, v, s = (int(x or 0) for x in row)
+    return _baseline([ArmDay(impressions=i, clicks=min(c, i), conversions=v, spend_micros=s)], metric)
+
+
 def _running_arms(session: Session) -> set[str]:
     ids: set[str] = set()
     for e in session.exec(select(Experiment).where(Experiment.status == "running")):
@@ -288,9 +311,62 @@ def list_experiments(engine: Engine) -> list[Experiment]:
         return list(session.exec(select(Experiment).order_by(col(Experiment.created_at))))
 
 
+def _resolve_pending(engine: Engine, exp: Experiment, until: dt.date) -> Experiment:
+    """A pending experiment (its arms' ad sets to be made) starts once a sync sees every arm: the arms get
+    their ids and the test counts from the first day any of them delivered (or `until`)."""
+    with Session(engine) as session:
+        found = {
+            s.name: s
+            for s in session.exec(select(AdSet).where(col(AdSet.name).in_([a["name"] for a in exp.arms])))
+        }
+        if len(found) < len(exp.arms):
+            return exp
+        first = session.exec(
+            select(func.min(DailyMetric.day)).where(
+                col(DailyMetric.adset_id).in_([s.id for s in found.values()])
+            )
+        ).one()
+    arms = [
+        {
+            **a,
+            "id": found[a["name"]].id,
+            "adset_id": found[a["name"]].id,
+            "platform_id": found[a["name"]].platform_id,
+        }
+        for a in exp.arms
+    ]
+    with session_scope(engine) as session:
+        row = session.get(Experiment, exp.id)
+        assert row is not None
+        row.arms, row.status, row.start_day = arms, "running", first or until
+        session.add(row)
+    return get_experiment(engine, exp.id)
+
+
 def status(engine: Engine, ref: str, *, until: dt.date) -> ExperimentStatus:
     """Each treatment against the control, looked at day by day from the start to `until`."""
     exp = get_experiment(engine, ref)
+    if exp.status == "pending":
+        exp = _resolve_pending(engine, exp, until)
+    if exp.status == "pending":
+        return ExperimentStatus(
+            id=exp.id,
+            name=exp.name,
+            metric=exp.metric,  # type: ignore[arg-type]
+            status="pending",
+            start_day=until,
+            until=until,
+            days=0,
+            arms=[
+                ArmTotals(name=a["name"], impressions=0, clicks=0, conversions=0, spend_micros=0)
+                for a in exp.arms
+            ],
+            planned_per_arm=Decimal(exp.planned_per_arm),
+            progress=0.0,
+            comparisons=[],
+            conclusion="waiting for the arms' ad sets: approve their creation (adcluster approvals), "
+            "then sync",
+        )
     arms = [Arm.model_validate(a) for a in exp.arms]
     last = min(until, exp.ended_at.date()) if exp.ended_at else until
     days = [exp.start_day + dt.timedelta(days=k) for k in range(max(0, (last - exp.start_day).days + 1))]
@@ -370,7 +446,7 @@ def end_experiment(engine: Engine, ref: str, *, until: dt.date, stopped: bool) -
     with session_scope(engine) as session:
         exp = session.get(Experiment, found.id)
         assert exp is not None
-        if exp.status != "running":
+        if exp.status not in ("running", "pending"):
             raise ExperimentError(f"experiment {exp.name} is already {exp.status}")
         exp.status = "stopped" if stopped else "concluded"
         exp.ended_at = dt.datetime.now(dt.UTC)
