@@ -22,13 +22,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
+from sqlmodel import Session, select
 
 from agents.actions import Action, BidChange, EntityRef, Evidence, StatusChange, TargetingChange
 from agents.analyst import AudienceConfig, audience_actions
+from agents.experiment_split import split_arms
 from prompts import load as load_prompt
+from storage.models import Ad, Creative
 from tools.alert_inputs import detect_all
 from tools.audience_inputs import load_segments
-from tools.experiment_runs import list_experiments
+from tools.experiment_runs import ExperimentError, ads_baseline, create_experiment, list_experiments
 from tools.experiment_runs import status as experiment_status
 from tools.explain import ExplainedMetric, explain_change
 from tools.llm.client import LLMClient
@@ -111,6 +114,16 @@ class CapBid(BaseModel):
     )
 
 
+class StartExperiment(BaseModel):
+    """Start an A/B test of two or more ads, named or quoted by their ad names or headlines, e.g. "start a
+    test of the headlines 'Run farther' and 'Built to last'". Ads of one ad set get ad sets of their own,
+    which wait for approval."""
+
+    arms: list[str] = Field(min_length=2, max_length=5, description="the ads' names or headlines, as quoted")
+    metric: Literal["ctr", "cvr", "cpa"] = Field(default="ctr")
+    mde: float = Field(default=0.1, gt=0, le=5, description="the smallest relative lift worth finding")
+
+
 class Optimise(BaseModel):
     """Look at every account and propose budget and creative changes with the optimizers, e.g. "what
     should I change?" or "optimise my budgets". The changes wait for approval."""
@@ -124,6 +137,7 @@ CHAT_TOOLS: dict[str, type[BaseModel]] = {
     "show_alerts": ShowAlerts,
     "experiment_progress": ExperimentProgress,
     "cap_bid": CapBid,
+    "start_experiment": StartExperiment,
     "optimise": Optimise,
 }
 
@@ -398,6 +412,8 @@ def run_tool(
             return ChatOutcome(**base, answer="No experiment is running (adcluster experiment create ...).")
         lines = [f"- {e.name}: {experiment_status(engine, e.id, until=until).conclusion}" for e in running]
         return ChatOutcome(**base, answer="\n".join([f"{len(running)} running experiment(s):", *lines]))
+    if isinstance(args, StartExperiment):
+        return _start_experiment(engine, args, until=until, base=base, request=request)
     if isinstance(args, CapBid):
         return _cap_bid(engine, args, until=until, base=base, request=request)
     if isinstance(args, Optimise):
@@ -434,6 +450,75 @@ def _audience_waste(
         answer = "\n".join(lines)
     return ChatOutcome(
         **base, proposals=[a.model_dump(mode="json") for a in actions], answer=answer, notes=notes
+    )
+
+
+def _find_ads(engine: Engine, refs: list[str]) -> list[Ad] | str:
+    """Each reference as exactly one ad: by its name or its creative's headline (exact, else contained)."""
+    with Session(engine) as session:
+        pairs = [
+            (ad, (creative.headline or "") if creative else "")
+            for ad, creative in session.exec(
+                select(Ad, Creative).join(Creative, Creative.id == Ad.creative_id, isouter=True)
+            )
+        ]
+    found: list[Ad] = []
+    for ref in refs:
+        key = ref.strip().strip("'\"").lower()
+        exact = [ad for ad, headline in pairs if key in (ad.name.lower(), headline.lower(), ad.platform_id)]
+        near = exact or [
+            ad for ad, headline in pairs if key and (key in ad.name.lower() or key in headline.lower())
+        ]
+        if len(near) != 1:
+            return f"{len(near)} ads match {ref!r}: name each ad so that exactly one matches"
+        found.append(near[0])
+    return found
+
+
+def _start_experiment(
+    engine: Engine, args: StartExperiment, *, until: dt.date, base: dict[str, Any], request: str
+) -> ChatOutcome:
+    ads = _find_ads(engine, args.arms)
+    if isinstance(ads, str):
+        return ChatOutcome(**base, answer=f"Not started: {ads}.")
+    name = f"chat test {until.isoformat()} {'-'.join(a.platform_id[-4:] for a in ads)}"
+    refs = [a.id for a in ads]
+    try:
+        baseline = ads_baseline(engine, refs, args.metric, until=until)
+        if len({a.adset_id for a in ads}) == 1:
+            record, actions, planned = split_arms(
+                engine,
+                name=name,
+                refs=refs,
+                metric=args.metric,
+                mde=Decimal(str(args.mde)),
+                power=Decimal("0.8"),
+                alpha=Decimal("0.05"),
+                baseline=baseline,
+                by="chat",
+            )
+            answer = (
+                f"Experiment {record.id} ({name}) is pending: the ads share an ad set, so each gets one of "
+                f"its own ({len(actions)} new ad sets, each waiting for your approval); "
+                f"{planned.per_arm:,.0f} per arm planned on {args.metric}."
+            )
+            return ChatOutcome(**base, proposals=[a.model_dump(mode="json") for a in actions], answer=answer)
+        record, planned = create_experiment(
+            engine,
+            name=name,
+            refs=refs,
+            metric=args.metric,
+            mde=Decimal(str(args.mde)),
+            start_day=until + dt.timedelta(days=1),
+            by="chat",
+            baseline=baseline,
+        )
+    except ExperimentError as exc:
+        return ChatOutcome(**base, answer=f"Not started: {exc}")
+    return ChatOutcome(
+        **base,
+        answer=f"Experiment {record.id} ({name}) runs from {record.start_day}: {planned.per_arm:,.0f} per "
+        f"arm planned on {args.metric}; its arms are left alone until it ends.",
     )
 
 

@@ -1,4 +1,4 @@
-"""How well a model routes marketers' requests: 41 requests, each with the tool call it should become,
+"""How well a model routes marketers' requests: 43 requests, each with the tool call it should become,
 sent through the chat router (`agents.chat.route`: schema validation, numbers from the request,
 platform/metric/level/direction consistent with it, one re-ask). A request counts as right when the
 validated call has the expected tool and the expected arguments (those listed; others may be anything
@@ -34,6 +34,7 @@ A = "audience_waste"
 W = "show_alerts"
 X = "experiment_progress"
 B = "cap_bid"
+T = "start_experiment"
 CASES: list[tuple[str, str, dict[str, Any]]] = [
     (
         "pause every X ad with CTR under 0.5% in the last 7 days",
@@ -119,6 +120,12 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("did the A/B test find a winner?", X, {}),
     ("cap the bid on ad set Yoga Mats | AdSet 2 at the CPA goal", B, {"adset": "Yoga Mats | AdSet 2"}),
     ("set a bid cap of 0.75 on Smart Water Bottles | AdSet 1", B, {"bid": 0.75}),
+    (
+        "start a test of the headlines 'Run farther' and 'Built to last'",
+        T,
+        {"arms": ["Run farther", "Built to last"]},
+    ),
+    ("A/B test the ads Summer A and Summer B on conversion rate", T, {"metric": "cvr"}),
     ("what should I change?", O, {}),
     ("optimise my budgets", O, {}),
     ("find what to improve across all accounts", O, {}),

@@ -110,6 +110,7 @@ def test_pause_every_x_ad_under_a_ctr_yields_exactly_those_pauses_waiting_for_ap
         "show_alerts",
         "experiment_progress",
         "cap_bid",
+        "start_experiment",
         "optimise",
     }
     assert sent.messages[-1]["content"] == request
@@ -391,3 +392,36 @@ def test_cap_the_bid_on_an_ad_set_at_the_cpa_goal_or_at_a_stated_amount(three_pl
         thread="bid-3",
     )
     assert unknown["answer"] == "No ad set named like 'no such set' in the warehouse."
+
+
+def test_start_a_test_of_two_ads_of_one_ad_set_proposes_their_ad_sets(three_platforms: Engine) -> None:
+    from sqlmodel import Session, select
+
+    from storage.models import Ad, AdSet
+
+    with Session(three_platforms) as session:
+        adset = next(s for s in session.exec(select(AdSet)) if s.status == "ACTIVE" and s.daily_budget_micros)
+        ads = [a for a in session.exec(select(Ad).where(Ad.adset_id == adset.id)) if a.status == "ACTIVE"][:2]
+    names = [a.name for a in ads]
+    fakes = Fakes()
+    first, _ = _turn(
+        FakeChatServer([Reply.tool("start_experiment", {"arms": names})]),
+        three_platforms,
+        f"start a test of '{names[0]}' and '{names[1]}'",
+        fakes,
+        thread="exp-1",
+    )
+    proposals = first["__interrupt__"][0].value["proposals"]
+    assert [p["action"]["kind"] for p in proposals] == ["create_adset", "create_adset"]
+    assert "is pending" in first["answer"] and fakes.executed == []
+    missing, _ = _turn(
+        FakeChatServer([Reply.tool("start_experiment", {"arms": ["no such ad", names[0]]})]),
+        three_platforms,
+        f"start a test of 'no such ad' and '{names[0]}'",
+        fakes,
+        thread="exp-2",
+    )
+    assert (
+        missing["answer"]
+        == "Not started: 0 ads match 'no such ad': name each ad so that exactly one matches."
+    )
