@@ -42,7 +42,15 @@ from agents.actions import (
 )
 from storage.models import Ad, AdSetDay, Creative
 from tools.audience_inputs import AdSetSegments, load_segments
-from tools.experiment_runs import Arm, concluded_experiments, running_arm_ids
+from tools.experiment_runs import (
+    Arm,
+    ExperimentError,
+    concluded_experiments,
+    end_experiment,
+    list_experiments,
+    running_arm_ids,
+)
+from tools.experiment_runs import status as experiment_status
 from tools.optimize.allocation import (
     AdSetHistory,
     AllocationError,
@@ -612,9 +620,31 @@ def analyse(engine: Engine, *, until: dt.date, config: AnalystConfig | None = No
     actions += bid_actions(engine, adsets, since, until, cfg.bids, notes)
     segments = [s for s in load_segments(engine, since, until) if s.adset_id not in held]
     actions += audience_actions(segments, cfg.audiences, notes)
+    monitor_experiments(engine, until, notes)
     actions += _experiment_actions(engine, notes)
     new_ads.sort(key=lambda r: NEW_AD_ORDER[r.kind])
     return Analysis(actions=actions, notes=notes, new_ads=new_ads)
+
+
+def monitor_experiments(engine: Engine, until: dt.date, notes: list[str]) -> None:
+    """The daily look at each running experiment: concluded once every treatment has a verdict (the
+    sequential test is valid at any look), stopped once the planned sample is reached without one."""
+    for exp in [e for e in list_experiments(engine) if e.status in ("running", "pending")]:
+        try:
+            found = experiment_status(engine, exp.id, until=until)
+        except ExperimentError as exc:
+            notes.append(f"experiment {exp.name!r}: {exc}")
+            continue
+        if found.status != "running" or not found.comparisons:
+            continue
+        if all(c.winner for c in found.comparisons):
+            end_experiment(engine, exp.id, until=until, stopped=False)
+            notes.append(f"experiment {exp.name!r} concluded: {found.conclusion}")
+        elif found.progress >= 1.0:
+            end_experiment(engine, exp.id, until=until, stopped=True)
+            notes.append(
+                f"experiment {exp.name!r} reached its planned sample without a winner: {found.conclusion}"
+            )
 
 
 def _experiment_actions(engine: Engine, notes: list[str]) -> list[Action]:

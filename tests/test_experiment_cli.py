@@ -168,3 +168,48 @@ def test_ads_of_one_ad_set_are_split_into_ad_sets_of_their_own_after_approval(
     running = _json("experiment", "status", "copy test")
     assert isinstance(running, dict) and running["status"] == "running" and running["days"] >= 1
     assert all(arm["impressions"] > 0 for arm in running["arms"])
+
+
+def test_the_daily_look_concludes_an_experiment_with_a_winner_and_proposes_pausing_the_loser(
+    engine: Engine,
+) -> None:
+    from tests.test_perception import UNTIL, build
+
+    build(engine)  # ad set s1 ("steady") at 1% CTR, s2 ("starved") at 0.5%, 14 days each
+    arms = [
+        {
+            "name": name,
+            "level": "adset",
+            "id": sid,
+            "platform": "meta",
+            "account_id": "act_1",
+            "platform_id": sid + "p",
+            "adset_id": sid,
+            "currency": "USD",
+        }
+        for sid, name in (("s1", "steady"), ("s2", "starved"))
+    ]
+    with session_scope(engine) as session:
+        session.add(
+            Experiment(
+                id="e2",
+                name="ctr test",
+                metric="ctr",
+                mde="0.1",
+                alpha="0.05",
+                power="0.8",
+                arms=arms,
+                start_day=UNTIL - dt.timedelta(days=13),
+                planned_per_arm="10000000",
+                status="running",
+                created_by="test",
+                created_at=dt.datetime(2026, 3, 1, tzinfo=dt.UTC),
+            )
+        )
+    analysis = analyse(engine, until=UNTIL, config=AnalystConfig(days=14))
+    assert any(n.startswith("experiment 'ctr test' concluded: steady beats starved") for n in analysis.notes)
+    pauses = [a for a in analysis.actions if isinstance(a, StatusChange) and "lost experiment" in a.reason]
+    assert [p.entity.platform_id for p in pauses] == ["s2p"]
+    with Session(engine) as session:
+        done = session.get(Experiment, "e2")
+        assert done is not None and done.status == "concluded" and done.result["winners"] == ["steady"]
