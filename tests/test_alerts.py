@@ -174,3 +174,22 @@ def test_the_webhook_gets_one_escaped_message_and_a_failure_loses_nothing(db: En
     report = asyncio.run(send(up))
     assert report.sent == 1 and seen[0]["text"].startswith("adcluster: 1 alert(s), 1 critical")  # type: ignore[union-attr]
     assert asyncio.run(send(up)).sent == 0  # type: ignore[union-attr]  # sent once
+
+
+def test_an_account_wide_drop_of_ad_sets_too_small_to_judge_alone_is_alerted_once() -> None:
+    from tools.alert_inputs import account_watches
+
+    rng = np.random.default_rng(6)
+    small = []
+    for k in range(5):
+        days = [d.model_copy(update={"impressions": 100}) for d in series(rng)][
+            :-1
+        ]  # nothing on the judged day
+        small.append(
+            watch(days).model_copy(update={"entity": ADSET.model_copy(update={"platform_id": f"s{k}"})})
+        )
+    assert all(kinds(w) == [] for w in small)  # 100 a day is under the 200 each needs to be judged
+    (account,) = account_watches(small)
+    assert account.entity.level == "account" and account.daily_budget_micros == 5 * 60 * M
+    assert account.days[0].impressions == 500
+    assert kinds(account) == ["delivery_drop"]

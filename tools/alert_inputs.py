@@ -104,6 +104,50 @@ def adset_watches(engine: Engine, judged: dt.date, cfg: AlertConfig) -> list[AdS
     return out
 
 
+def account_watches(watches: list[AdSetWatch]) -> list[AdSetWatch]:
+    """Each account as one series (its ad sets' days and hours summed, their budgets added): the same
+    checks then see an account-wide swing that no single ad set shows."""
+    by_account: dict[tuple[str, str], list[AdSetWatch]] = defaultdict(list)
+    for w in watches:
+        by_account[(w.entity.platform, w.entity.account_id)].append(w)
+    out = []
+    for (platform, account_id), members in sorted(by_account.items()):
+        days: dict[dt.date, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        for w in members:
+            for d in w.days:
+                row = days[d.day]
+                row[0] += d.spend_micros
+                row[1] += d.impressions
+                row[2] += d.clicks
+                row[3] += d.conversions
+        hours = [
+            sum(w.hours_today[h] for w in members if h < len(w.hours_today))
+            for h in range(max((len(w.hours_today) for w in members), default=0))
+        ]
+        budgets = [w.daily_budget_micros for w in members if w.live]
+        out.append(
+            AdSetWatch(
+                entity=Entity(
+                    platform=platform,
+                    account_id=account_id,
+                    level="account",
+                    platform_id=account_id,
+                    name=f"{platform} account {account_id}",
+                    currency=members[0].entity.currency,
+                ),
+                live=any(w.live for w in members),
+                daily_budget_micros=sum(b for b in budgets if b) or None,
+                days=[
+                    Day(day=k, spend_micros=v[0], impressions=v[1], clicks=v[2], conversions=v[3])
+                    for k, v in sorted(days.items())
+                ],
+                hours_today=hours,
+                synced_through=members[0].synced_through,
+            )
+        )
+    return out
+
+
 def status_alerts(engine: Engine, judged: dt.date) -> list[Alert]:
     """Ads disapproved and campaigns stopped by the platform while the advertiser has them live."""
     out = []
@@ -224,7 +268,16 @@ def detect_all(
 ) -> list[Alert]:
     """Every alert for the day `judged`: ad sets, statuses, health; critical first."""
     cfg = cfg or AlertConfig()
-    alerts = [a for w in adset_watches(engine, judged, cfg) for a in adset_alerts(w, judged, cfg)]
+    watches = adset_watches(engine, judged, cfg)
+    alerts = [a for w in watches for a in adset_alerts(w, judged, cfg)]
+    # An account-wide alert of a kind an ad set of it already raised says nothing new: left out.
+    raised = {(a.kind, a.entity.platform, a.entity.account_id) for a in alerts}
+    alerts += [
+        a
+        for w in account_watches(watches)
+        for a in adset_alerts(w, judged, cfg)
+        if (a.kind, a.entity.platform, a.entity.account_id) not in raised
+    ]
     alerts += status_alerts(engine, judged)
     alerts += health_alerts(engine, now=now, judged=judged, cfg=health or HealthConfig())
     return sorted(
