@@ -219,10 +219,28 @@ _MENTIONS: dict[str, dict[str, re.Pattern[str]]] = {
 }
 
 
+# Tools that act (or answer a narrow question) only when the request says so in words.
+_TRIGGERS: dict[type[BaseModel], re.Pattern[str]] = {
+    PauseWhere: re.compile(r"\b(pause|stop|turn off|switch off|disable)", re.I),
+    CapBid: re.compile(r"\b(bid|cap)", re.I),
+    StartExperiment: re.compile(r"\b(test|experiment|a/?b)\b", re.I),
+    ExperimentProgress: re.compile(r"\b(test|experiment|a/?b)", re.I),
+    AudienceWaste: re.compile(r"\b(audience|segment|age|gender|countr|placement|demographic)", re.I),
+    ShowAlerts: re.compile(r"\b(alert|wrong|problem|issue|anomal|broken|odd)", re.I),
+    ExplainChange: re.compile(r"\b(why|explain|what happened|behind|cause|reason)", re.I),
+}
+
+
 def inconsistent_choices(arguments: BaseModel, request: str) -> list[str]:
     """Categorical arguments that contradict what the request names (a platform, metric, level or
-    direction it does not say, when it says one), or that guess a platform the request never names."""
+    direction it does not say, when it says one), that guess a platform the request never names, or a
+    tool the request's words do not ask for (a bid cap for a request that never says "bid")."""
     problems = []
+    trigger = _TRIGGERS.get(type(arguments))
+    if trigger is not None and not trigger.search(request):
+        problems.append(
+            f"the request does not ask for {type(arguments).__name__}: choose the tool it asks for"
+        )
     fields = type(arguments).model_fields
     for name, words in _MENTIONS.items():
         if name not in fields:

@@ -317,6 +317,13 @@ def test_a_choice_that_contradicts_what_the_request_names_is_flagged() -> None:
     # "ad sets" is the ad-set level, not "ad"; Facebook is meta; "all" fits a request naming two platforms.
     sets = PauseWhere(platform="all", level="adset", metric="cpa", op=">", value=40)
     assert inconsistent_choices(sets, "pause Facebook and TikTok ad sets with CPA over 40") == []
+    # A tool the request's words do not ask for is refused (what the embedded model did in the demo).
+    from agents.chat import CapBid
+
+    assert inconsistent_choices(CapBid(adset="capped_bid", bid=0.3), request) == [
+        "the request does not ask for CapBid: choose the tool it asks for"
+    ]
+    assert inconsistent_choices(CapBid(adset="Shoes"), "cap the bid on Shoes at the CPA goal") == []
 
 
 def test_alerts_experiments_and_audiences_answer_from_the_warehouse(three_platforms: Engine) -> None:
