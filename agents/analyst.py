@@ -9,11 +9,10 @@ actions with the evidence behind each. The numbers come from the tools, never fr
   image, CTA), which also learns from the account's other ads, when every ad's creative is in the
   warehouse and the account has other ads with figures; otherwise from one Beta posterior per ad with
   the account's empirical-Bayes prior.
-- Bids: for live ad sets with a bid cap, the bid toward the target CPA (the goal's, else the account's)
-  from a log-log fit of delivery and spend on the bids in force each day, or a one-step probe when only
-  one bid was seen; a cap for uncapped ad sets whose CPA swings (`tools/optimize/bids.py`).
-- Audiences: exclusions of credibly dearer segments (`audience_actions`). Experiments: running arms are
-  left alone, a concluded test's loser is proposed for pausing.
+- Bids (`agents/bid_proposals.py`): capped ad sets toward the target CPA, caps for volatile uncapped
+  ones. Audiences (`agents/audience_proposals.py`): exclusions of credibly dearer segments.
+  Experiments (`agents/experiment_proposals.py`): the daily look, and the pause of a concluded test's
+  loser; running arms are left alone here.
 - New ads: an ad set with a fatigued live ad (`tools/optimize/fatigue.py`), or whose best live ad is
   credibly below the account's typical CTR, or that has settled on a winner, is handed to the creative
   agent (in that order of priority) as a `NewAdRequest`.
@@ -28,29 +27,24 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from scipy import stats
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from agents.actions import (
     Action,
-    BidChange,
     BudgetChange,
     EntityRef,
     Evidence,
     ExpectedEffect,
     StatusChange,
-    TargetingChange,
 )
-from storage.models import Ad, AdSetDay, Creative
-from tools.audience_inputs import AdSetSegments, load_segments
+from agents.audience_proposals import AudienceConfig, audience_actions
+from agents.bid_proposals import bid_actions
+from agents.experiment_proposals import experiment_actions, monitor_experiments
+from storage.models import Ad, Creative
+from tools.audience_inputs import load_segments
 from tools.experiment_runs import (
-    Arm,
-    ExperimentError,
-    concluded_experiments,
-    end_experiment,
-    list_experiments,
     running_arm_ids,
 )
-from tools.experiment_runs import status as experiment_status
 from tools.optimize.allocation import (
     AdSetHistory,
     AllocationError,
@@ -58,27 +52,15 @@ from tools.optimize.allocation import (
     Guardrails,
     campaign_history,
 )
-from tools.optimize.audiences import segment_report
-from tools.optimize.bids import BidConfig, BidDay, advise
+from tools.optimize.bids import BidConfig
 from tools.optimize.creatives import CreativeDay, CreativeState, PastCreative, Thresholds, creative_report
 from tools.optimize.fatigue import FatigueDay, detect_fatigue
 from tools.optimize.priors import BetaPrior, empirical_bayes_prior
 from tools.optimize.rules_records import EntitySeries
 from tools.platforms.money import exponent
-from tools.platforms.records import TARGETING_VALUES
-from tools.platforms.registry import targeting_problem
 from tools.rule_inputs import load_series
 
 MAX_PAST_CREATIVES = 200  # the account's most-seen other ads that inform the element model
-
-
-class AudienceConfig(BaseModel):
-    credibility: float = Field(default=0.95, gt=0.5, lt=1, description="posterior probability of worse")
-    min_lift: float = Field(default=0.2, ge=0, description="CPA at least this share above the ad set's")
-    max_cut_share: float = Field(default=0.3, gt=0, lt=1, description="most spend one exclusion may take out")
-    min_conversions: int = Field(
-        default=20, ge=1, description="an ad set's conversions before segments count"
-    )
 
 
 class AnalystConfig(BaseModel):
@@ -361,220 +343,6 @@ def _tired_or_losing(adset: str, members: list[EntitySeries], prior: BetaPrior) 
     )
 
 
-FIELDS = {"age": "ages", "gender": "genders", "country": "countries", "placement": "placements"}
-
-
-def audience_actions(adsets: list[AdSetSegments], cfg: AudienceConfig, notes: list[str]) -> list[Action]:
-    """Per live ad set, at most one exclusion: the dimension whose credibly worse segments take the most
-    spend (within `max_cut_share`), if the platform can express the narrower targeting."""
-    actions: list[Action] = []
-    for s in adsets:
-        if s.status != "ACTIVE":
-            continue
-        options = []
-        for dimension, segments in s.dimensions.items():
-            report = segment_report(
-                segments, dimension=dimension, credibility=cfg.credibility, min_lift=cfg.min_lift
-            )
-            if report.conversions < cfg.min_conversions or report.adset_cpa is None:
-                continue
-            targeted = getattr(s.targeting, FIELDS[dimension])  # empty: every value
-            # Only segments still targeted: an excluded one keeps its past rows in the window.
-            worse = [
-                v for v in report.segments if v.verdict == "worse" and (not targeted or v.value in targeted)
-            ]
-            share = sum(v.spend_share for v in worse)
-            if worse and share <= cfg.max_cut_share:
-                options.append((share, dimension, report, worse))
-            elif worse:
-                notes.append(
-                    f"ad set {s.name!r}: {dimension} {', '.join(v.value for v in worse)} cost more per "
-                    f"conversion but take {share:.0%} of its spend, over the {cfg.max_cut_share:.0%} one "
-                    "change may exclude"
-                )
-        for share, dimension, report, worse in sorted(options, key=lambda o: (-o[0], o[1])):
-            field = FIELDS[dimension]
-            current = getattr(s.targeting, field) or list(
-                TARGETING_VALUES.get(field, ()) or (v.value for v in report.segments)
-            )
-            out = {v.value for v in worse}
-            after = s.targeting.model_copy(update={field: [v for v in current if v not in out]})
-            problem = targeting_problem(s.platform, after) if after.model_dump()[field] else "nothing left"
-            if problem:
-                notes.append(
-                    f"ad set {s.name!r}: excluding {dimension} {', '.join(sorted(out))} is not possible: "
-                    f"{problem}"
-                )
-                continue
-            kept_spend = report.spend_micros - sum(v.spend_micros for v in worse)
-            kept_conv = report.conversions - sum(v.conversions for v in worse)
-            actions.append(
-                TargetingChange(
-                    entity=EntityRef(
-                        platform=s.platform,  # type: ignore[arg-type]
-                        account_id=s.account_id,
-                        level="adset",
-                        platform_id=s.platform_id,
-                        name=s.name,
-                    ),
-                    before=s.targeting,
-                    after=after,
-                    excluded={field: sorted(out)},
-                    excluded_spend_share=round(share, 4),
-                    reason=f"exclude {dimension} {', '.join(sorted(out))}: credibly dearer per conversion "
-                    f"than the rest of the ad set",
-                    evidence=[
-                        Evidence(
-                            source="audience segments (hierarchical Gamma-Poisson, shrunk to the ad set)",
-                            summary=f"{dimension} {v.value}: {v.reason}",
-                            figures={
-                                "cpa_estimate": v.cpa_estimate,
-                                "cpa_low": v.cpa_interval[0] if v.cpa_interval else None,
-                                "cpa_high": v.cpa_interval[1] if v.cpa_interval else None,
-                                "adset_cpa": report.adset_cpa,
-                                "prob_worse": v.prob_worse,
-                                "spend_share": round(v.spend_share, 4),
-                                "conversions": v.conversions,
-                            },
-                            sample_size=v.conversions,
-                        )
-                        for v in worse
-                    ],
-                    expected=ExpectedEffect(
-                        metric="ad set CPA (major units) if its budget goes to the remaining segments",
-                        before=report.adset_cpa,
-                        after=(kept_spend / 1e6 / kept_conv) if kept_conv else None,
-                    ),
-                )
-            )
-            break
-    return actions
-
-
-def _bids_in_force(
-    engine: Engine, ids: list[str], since: dt.date, until: dt.date
-) -> dict[str, dict[dt.date, int | None]]:
-    """Per ad set, the bid in force each day: the last settings a sync saw on or before it (before the
-    first sync, the first one seen: the warehouse cannot know older changes)."""
-    with Session(engine) as session:
-        rows = (
-            session.exec(
-                select(AdSetDay).where(col(AdSetDay.adset_id).in_(ids)).order_by(col(AdSetDay.day))
-            ).all()
-            if ids
-            else []
-        )
-    seen: dict[str, list[AdSetDay]] = defaultdict(list)
-    for r in rows:
-        seen[r.adset_id].append(r)
-    out: dict[str, dict[dt.date, int | None]] = {}
-    for adset_id, snaps in seen.items():
-        per_day: dict[dt.date, int | None] = {}
-        k = 0
-        day = since
-        while day <= until:
-            while k + 1 < len(snaps) and snaps[k + 1].day <= day:
-                k += 1
-            per_day[day] = snaps[k].bid_micros
-            day += dt.timedelta(days=1)
-        out[adset_id] = per_day
-    return out
-
-
-def bid_actions(
-    engine: Engine,
-    adsets: list[EntitySeries],
-    since: dt.date,
-    until: dt.date,
-    cfg: BidConfig,
-    notes: list[str],
-) -> list[Action]:
-    """Bid changes for live ad sets with a bid cap toward the target CPA (the goal's, else the account's
-    CPA over the window), and caps for uncapped ones whose CPA swings (tools/optimize/bids.py)."""
-    live = [s for s in adsets if s.status == "ACTIVE" and s.days]
-    bids = _bids_in_force(engine, [s.entity_id for s in live], since, until)
-    account_cpa: dict[str, int] = {}
-    for account in {s.account_id for s in live}:
-        members = [s for s in adsets if s.account_id == account]
-        spend = sum(d.spend_micros for s in members for d in s.days)
-        conv = sum(d.conversions for s in members for d in s.days)
-        if conv:
-            account_cpa[account] = spend // conv
-    actions: list[Action] = []
-    for s in live:
-        history = bids.get(s.entity_id)
-        if history is None:
-            continue  # no settings snapshot yet (synced before the history was kept)
-        target = s.goal.target_cpa_micros if s.goal and s.goal.currency == s.currency else None
-        target = target or account_cpa.get(s.account_id)
-        days = [
-            BidDay(
-                day=d.day,
-                bid_micros=history.get(d.day, s.bid_micros),
-                spend_micros=d.spend_micros,
-                impressions=d.impressions,
-                clicks=min(d.clicks, d.impressions),
-                conversions=d.conversions,
-            )
-            for d in s.days
-            if since <= d.day <= until
-        ]
-        if not days:
-            continue
-        days[-1] = days[-1].model_copy(update={"bid_micros": s.bid_micros})  # the bid now
-        budget = s.budget.daily_budget_micros if s.budget else None
-        try:
-            advice = advise(
-                days,
-                target_cpa_micros=target,
-                budget_micros=budget,
-                minor_unit_micros=10 ** (6 - exponent(s.currency)),
-                config=cfg,
-            )
-        except ValueError as exc:
-            notes.append(f"ad set {s.name!r}: no bid advice: {exc}")
-            continue
-        if advice.kind == "keep" or advice.proposed_bid_micros is None:
-            continue
-        actions.append(
-            BidChange(
-                entity=EntityRef(
-                    platform=s.platform,  # type: ignore[arg-type]
-                    account_id=s.account_platform_id,
-                    level="adset",
-                    platform_id=s.platform_id,
-                    name=s.name,
-                ),
-                currency=s.currency,
-                before_micros=s.bid_micros,
-                after_micros=advice.proposed_bid_micros,
-                reason=advice.reason,
-                evidence=[
-                    Evidence(
-                        source="bid response (log-log fit on the bids in force, or a probe)",
-                        summary=advice.reason,
-                        figures={
-                            "cpa_now": advice.cpa_now,
-                            "target_cpa": advice.target_cpa,
-                            "cpa_expected": advice.cpa_expected,
-                            "impressions_elasticity": advice.impressions_elasticity,
-                            "spend_elasticity": advice.spend_elasticity,
-                            "bid_levels_seen": advice.levels,
-                            "pacing": advice.pacing,
-                        },
-                        sample_size=len(days),
-                    )
-                ],
-                expected=ExpectedEffect(
-                    metric="CPA (major units)", before=advice.cpa_now, after=advice.cpa_expected
-                )
-                if advice.cpa_expected is not None
-                else None,
-            )
-        )
-    return actions
-
-
 def _past_creatives(
     account_ads: list[EntitySeries], adset: str, parent: dict[str, str], elements: dict[str, tuple[str, ...]]
 ) -> list[PastCreative]:
@@ -621,77 +389,6 @@ def analyse(engine: Engine, *, until: dt.date, config: AnalystConfig | None = No
     segments = [s for s in load_segments(engine, since, until) if s.adset_id not in held]
     actions += audience_actions(segments, cfg.audiences, notes)
     monitor_experiments(engine, until, notes)
-    actions += _experiment_actions(engine, notes)
+    actions += experiment_actions(engine, notes)
     new_ads.sort(key=lambda r: NEW_AD_ORDER[r.kind])
     return Analysis(actions=actions, notes=notes, new_ads=new_ads)
-
-
-def monitor_experiments(engine: Engine, until: dt.date, notes: list[str]) -> None:
-    """The daily look at each running experiment: concluded once every treatment has a verdict (the
-    sequential test is valid at any look), stopped once the planned sample is reached without one."""
-    for exp in [e for e in list_experiments(engine) if e.status in ("running", "pending")]:
-        try:
-            found = experiment_status(engine, exp.id, until=until)
-        except ExperimentError as exc:
-            notes.append(f"experiment {exp.name!r}: {exc}")
-            continue
-        if found.status != "running" or not found.comparisons:
-            continue
-        if all(c.winner for c in found.comparisons):
-            end_experiment(engine, exp.id, until=until, stopped=False)
-            notes.append(f"experiment {exp.name!r} concluded: {found.conclusion}")
-        elif found.progress >= 1.0:
-            end_experiment(engine, exp.id, until=until, stopped=True)
-            notes.append(
-                f"experiment {exp.name!r} reached its planned sample without a winner: {found.conclusion}"
-            )
-
-
-def _experiment_actions(engine: Engine, notes: list[str]) -> list[Action]:
-    """A concluded experiment's losing arms, proposed for pausing with the test's figures as evidence
-    (once: the audit log does not ask again about a change answered before)."""
-    actions: list[Action] = []
-    for exp in concluded_experiments(engine):
-        result = exp.result or {}
-        arms = [Arm.model_validate(a) for a in exp.arms]
-        control = arms[0]
-        for arm, winner, lift, interval, p in zip(
-            arms[1:],
-            result.get("winners", []),
-            result.get("lifts", []),
-            result.get("intervals", []),
-            result.get("p_values", []),
-            strict=False,
-        ):
-            if winner is None:
-                continue
-            loser = control if winner == arm.name else arm
-            actions.append(
-                StatusChange(
-                    entity=EntityRef(
-                        platform=loser.platform,  # type: ignore[arg-type]
-                        account_id=loser.account_id,
-                        level=loser.level,
-                        platform_id=loser.platform_id,
-                        name=loser.name,
-                    ),
-                    before="ACTIVE",
-                    after="PAUSED",
-                    reason=f"lost experiment {exp.name!r} to {winner} on {exp.metric}",
-                    evidence=[
-                        Evidence(
-                            source="experiment (sequential test, always-valid)",
-                            summary=str(result.get("conclusion", ""))[:500],
-                            figures={
-                                "lift_treatment_vs_control": lift,
-                                "lift_low": interval[0] if interval else None,
-                                "lift_high": interval[1] if interval else None,
-                                "p_value": p,
-                            },
-                        )
-                    ],
-                )
-            )
-        if actions:
-            notes.append(f"experiment {exp.name!r} concluded: its losers are proposed for pausing")
-    return actions

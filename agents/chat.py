@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from agents.actions import Action, BidChange, EntityRef, Evidence, StatusChange, TargetingChange
-from agents.analyst import AudienceConfig, audience_actions
+from agents.audience_proposals import AudienceConfig, audience_actions
 from agents.experiment_split import split_arms
 from prompts import load as load_prompt
 from storage.models import Ad, Creative

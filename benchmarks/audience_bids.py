@@ -2,9 +2,9 @@
 
 - untouched: the world as it is;
 - audiences: each review syncs the platforms' APIs (segments included) into a warehouse, the analyst's
-  audience report proposes exclusions (`agents.analyst.audience_actions`), every one is approved and the
+  audience report proposes exclusions (`agents.audience_proposals.audience_actions`), every one is approved and the
   executor applies it over the APIs;
-- audiences_bids: the same, with the analyst's bid changes too (`agents.analyst.bid_actions`: capped ad
+- audiences_bids: the same, with the analyst's bid changes too (`agents.bid_proposals.bid_actions`: capped ad
   sets toward the account's CPA, caps for volatile ones);
 - oracle: each review excludes, per live ad set and in one dimension, the segments whose true cost per
   conversion (the market's hidden parameters) is at least 1.2x the rest of the ad set's, within the
@@ -33,7 +33,8 @@ from typing import Any
 import httpx
 import numpy as np
 
-from agents.analyst import AudienceConfig, audience_actions, bid_actions
+from agents.audience_proposals import AudienceConfig, audience_actions
+from agents.bid_proposals import bid_actions
 from agents.executor import execute
 from app import composition
 from app.demo import demo_settings
