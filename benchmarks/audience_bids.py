@@ -2,9 +2,9 @@
 
 - untouched: the world as it is;
 - audiences: each review syncs the platforms' APIs (segments included) into a warehouse, the analyst's
-  audience report proposes exclusions (`agents.audience_proposals.audience_actions`), every one is approved and the
+  audience report proposes exclusions (`agents/audience_proposals.py`), every one is approved and the
   executor applies it over the APIs;
-- audiences_bids: the same, with the analyst's bid changes too (`agents.bid_proposals.bid_actions`: capped ad
+- audiences_bids: the same, with the analyst's bid changes too (`agents/bid_proposals.py`: capped ad
   sets toward the account's CPA, caps for volatile ones);
 - oracle: each review excludes, per live ad set and in one dimension, the segments whose true cost per
   conversion (the market's hidden parameters) is at least 1.2x the rest of the ad set's, within the
