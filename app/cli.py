@@ -19,6 +19,8 @@ from app.run_cli import run as run_command
 from app.run_cli import undo as undo_command
 from app.sandbox_cli import sandbox_app
 from app.schedule_cli import schedule as schedule_command
+from app.web_cli import serve as serve_command
+from app.web_cli import users_app
 
 app = typer.Typer(
     name="adcluster",
@@ -33,8 +35,10 @@ app.add_typer(creative_app, name="creative")
 app.add_typer(audit_app, name="audit")
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(experiment_app, name="experiment")
+app.add_typer(users_app, name="users")
 app.command("run")(run_command)
 app.command("alerts")(alerts_command)
+app.command("serve")(serve_command)
 app.command("chat")(chat_command)
 app.command("undo")(undo_command)
 app.command("schedule")(schedule_command)

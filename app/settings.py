@@ -162,6 +162,9 @@ class Settings(BaseSettings):
         le=90,
         description="days after a new ad is created or rejected in an ad set before the next is written",
     )
+    web_host: str = Field(default="127.0.0.1", description="where `adcluster serve` listens")
+    web_port: int = Field(default=8000, ge=1, le=65535)
+    web_session_hours: float = Field(default=12, gt=0, le=24 * 30, description="a login lasts this long")
     alert_webhook_url: HttpUrl | None = Field(
         default=None, description="a Slack-compatible incoming webhook that alerts are posted to; unset: none"
     )

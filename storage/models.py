@@ -432,3 +432,32 @@ class AlertRecord(SQLModel, table=True):
     delivery_error: str | None = None
     created_at: dt.datetime
     delivered_at: dt.datetime | None = None
+
+
+# --- The web console's users and sessions (app/web/) ------------------------------------------------------
+
+
+class WebUser(SQLModel, table=True):
+    """A person who may log in to the web console: a role (viewer, approver, admin) and the clients
+    (account groups, as `platform:account_id` or `*` for all) whose accounts they see."""
+
+    __tablename__ = "web_user"
+
+    id: str = Field(primary_key=True, max_length=64)
+    username: str = Field(unique=True, index=True)
+    password_hash: str  # argon2id
+    role: str  # viewer | approver | admin
+    accounts: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: dt.datetime
+
+
+class WebSession(SQLModel, table=True):
+    """A login: the sha256 of its token (the token itself is never stored), its CSRF token, expiry."""
+
+    __tablename__ = "web_session"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: str = Field(index=True)
+    csrf_token: str
+    created_at: dt.datetime
+    expires_at: dt.datetime

@@ -137,11 +137,18 @@ class DailyPlatformRow(BaseModel):
 
 
 def daily_by_platform(
-    engine: Engine, *, since: dt.date, until: dt.date, fx: dict[str, Decimal], reporting_currency: str
+    engine: Engine,
+    *,
+    since: dt.date,
+    until: dt.date,
+    fx: dict[str, Decimal],
+    reporting_currency: str,
+    account_ids: list[str] | None = None,
 ) -> list[DailyPlatformRow]:
-    """Per day and platform: spend in the reporting currency and the counts (for charts over time)."""
+    """Per day and platform: spend in the reporting currency and the counts (for charts over time);
+    `account_ids` (warehouse ids) limits it to those accounts."""
     with Session(engine) as session:
-        raw = session.exec(
+        query = (
             select(
                 DailyMetric.day,
                 Account.platform,
@@ -154,7 +161,10 @@ def daily_by_platform(
             .join(Account, Account.id == DailyMetric.account_id)
             .where(DailyMetric.day >= since, DailyMetric.day <= until)
             .group_by(DailyMetric.day, Account.platform, DailyMetric.currency)
-        ).all()
+        )
+        if account_ids is not None:
+            query = query.where(DailyMetric.account_id.in_(account_ids))  # type: ignore[attr-defined]
+        raw = session.exec(query).all()
     sums: dict[tuple[dt.date, str], list[Decimal | int]] = {}
     for day, platform, currency, spend, conv, clicks, imps in raw:
         if currency not in fx:

@@ -1,0 +1,1 @@
+"""The web console: JSON API, pages, auth (issue 11)."""
