@@ -131,6 +131,7 @@ class DailyPlatformRow(BaseModel):
     day: dt.date
     platform: str
     spend_reporting: Decimal
+    value_reporting: Decimal = Decimal(0)
     conversions: int
     clicks: int
     impressions: int
@@ -157,6 +158,7 @@ def daily_by_platform(
                 func.sum(DailyMetric.conversions),
                 func.sum(DailyMetric.clicks),
                 func.sum(DailyMetric.impressions),
+                func.sum(DailyMetric.value_micros),
             )
             .join(Account, Account.id == DailyMetric.account_id)
             .where(DailyMetric.day >= since, DailyMetric.day <= until)
@@ -166,13 +168,14 @@ def daily_by_platform(
             query = query.where(DailyMetric.account_id.in_(account_ids))  # type: ignore[attr-defined]
         raw = session.exec(query).all()
     sums: dict[tuple[dt.date, str], list[Decimal | int]] = {}
-    for day, platform, currency, spend, conv, clicks, imps in raw:
+    for day, platform, currency, spend, conv, clicks, imps, value in raw:
         if currency not in fx:
             raise MissingRateError(
                 f"ADCLUSTER_FX_RATES has no rate for {currency}; add it to report in {reporting_currency}"
             )
-        row = sums.setdefault((day, platform), [Decimal(0), 0, 0, 0])
+        row = sums.setdefault((day, platform), [Decimal(0), 0, 0, 0, Decimal(0)])
         row[0] += Decimal(int(spend or 0)) / MICRO / fx[currency]
+        row[4] += Decimal(int(value or 0)) / MICRO / fx[currency]
         row[1] += int(conv or 0)
         row[2] += int(clicks or 0)
         row[3] += int(imps or 0)
@@ -181,6 +184,7 @@ def daily_by_platform(
             day=day,
             platform=platform,
             spend_reporting=Decimal(v[0]).quantize(Decimal("0.01")),
+            value_reporting=Decimal(v[4]).quantize(Decimal("0.01")),
             conversions=int(v[1]),
             clicks=int(v[2]),
             impressions=int(v[3]),

@@ -13,10 +13,12 @@ import asyncio
 import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from langgraph.types import Command
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import Engine, text
@@ -305,51 +307,75 @@ def api_proposal(proposal_id: str, w: WebDep, me: Who) -> ProposalRow:
     return _row(p)
 
 
-@router.post("/api/proposals/{proposal_id}/decision", response_model=DecisionAnswer, tags=["proposals"])
-async def api_decide(proposal_id: str, body: DecisionBody, w: WebDep, me: Who) -> DecisionAnswer:
-    """Approve, reject or edit one waiting proposal: its cycle's thread resumes with this answer (the
-    guardrails check it again, the executor applies it at most once)."""
+async def answer_proposals(
+    w: Web, me: Principal, answers: list[tuple[str, str, Decimal | None, str | None]]
+) -> dict[str, dict[str, Any]]:
+    """Answer waiting proposals ((id, decision, value, note) each): per cycle thread, one resume with all
+    of that thread's answers (the guardrails and the executor as for the CLI), one thread at a time in
+    this process. Returns per id its status, results and the thread's summary; AuthError when a proposal
+    is unknown to this user, not waiting, or the answer is refused (nothing of that thread applied)."""
     from app.cycle import open_cycle
 
     if not me.may("approver"):
         raise AuthError(403, f"{me.username} is a {me.role}: only approvers answer proposals")
     audit = AuditLog(w.engine)
-    p = audit.find(proposal_id)
-    if p is None or not me.sees(p.platform, p.account_id):
-        raise AuthError(404, f"no proposal {proposal_id}")
-    if p.thread_id is None:
-        raise AuthError(
-            409, f"proposal {proposal_id} belongs to no cycle thread: answer it with adcluster approvals"
-        )
-    async with w.locks[p.thread_id]:
-        audit.expire()
-        current = audit.get(proposal_id)
-        if str(current.status) != "proposed":
-            raise AuthError(409, f"proposal {proposal_id} is {current.status}, not waiting for an answer")
-        async with open_cycle(w.settings, thread_id=p.thread_id) as cycle:
-            config = cycle.config(p.thread_id)
-            state = await cycle.graph.aget_state(config)
-            waiting = [i.value for task in state.tasks for i in task.interrupts]
-            ids = {q["action"]["id"] for v in waiting for q in v["proposals"]}
-            if proposal_id not in ids:
-                raise AuthError(409, f"proposal {proposal_id} is not waiting in its thread any more")
-            answer: dict[str, Any] = {"id": proposal_id, "decision": body.decision, "by": me.username}
-            if body.value is not None:
-                answer["value"] = str(body.value)
-            if body.note:
-                answer["note"] = body.note
-            result = await cycle.graph.ainvoke(
-                Command(resume={"decisions": [answer]}), config, context=cycle.context
+    audit.expire()
+    by_thread: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for proposal_id, decision, value, note in answers:
+        p = audit.find(proposal_id)
+        if p is None or not me.sees(p.platform, p.account_id):
+            raise AuthError(404, f"no proposal {proposal_id}")
+        if p.thread_id is None:
+            raise AuthError(
+                409, f"proposal {proposal_id} belongs to no cycle thread: answer it with adcluster approvals"
             )
-    again = [i.value for i in result.get("__interrupt__") or []]
-    if again and again[0].get("error"):
-        raise AuthError(422, again[0]["error"])
-    return DecisionAnswer(
-        id=proposal_id,
-        status=str(audit.get(proposal_id).status),
-        results=[r for r in result.get("results", []) if r.get("id") == proposal_id],
-        summary=result.get("summary"),
-    )
+        answer: dict[str, Any] = {"id": proposal_id, "decision": decision, "by": me.username}
+        if value is not None:
+            answer["value"] = str(value)
+        if note:
+            answer["note"] = note
+        by_thread[p.thread_id].append(answer)
+    out: dict[str, dict[str, Any]] = {}
+    for thread, decisions in by_thread.items():
+        async with w.locks[thread]:
+            for d in decisions:
+                current = audit.get(d["id"])
+                if str(current.status) != "proposed":
+                    raise AuthError(409, f"proposal {d['id']} is {current.status}, not waiting for an answer")
+            async with open_cycle(w.settings, thread_id=thread) as cycle:
+                config = cycle.config(thread)
+                state = await cycle.graph.aget_state(config)
+                waiting = {
+                    q["action"]["id"]
+                    for task in state.tasks
+                    for i in task.interrupts
+                    for q in i.value["proposals"]
+                }
+                missing = [d["id"] for d in decisions if d["id"] not in waiting]
+                if missing:
+                    raise AuthError(409, f"proposal {missing[0]} is not waiting in its thread any more")
+                result = await cycle.graph.ainvoke(
+                    Command(resume={"decisions": decisions}), config, context=cycle.context
+                )
+        again = [i.value for i in result.get("__interrupt__") or []]
+        if again and again[0].get("error"):
+            raise AuthError(422, again[0]["error"])
+        for d in decisions:
+            out[d["id"]] = {
+                "status": str(audit.get(d["id"]).status),
+                "results": [r for r in result.get("results", []) if r.get("id") == d["id"]],
+                "summary": result.get("summary"),
+            }
+    return out
+
+
+@router.post("/api/proposals/{proposal_id}/decision", response_model=DecisionAnswer, tags=["proposals"])
+async def api_decide(proposal_id: str, body: DecisionBody, w: WebDep, me: Who) -> DecisionAnswer:
+    """Approve, reject or edit one waiting proposal: its cycle's thread resumes with this answer (the
+    guardrails check it again, the executor applies it at most once). The thread's other proposals are
+    left unanswered and expire: answer them together with the bulk form, or one thread at a time."""
+    done = await answer_proposals(w, me, [(proposal_id, body.decision, body.value, body.note)])
+    return DecisionAnswer(id=proposal_id, **done[proposal_id])
 
 
 @router.get("/api/audit", tags=["audit"])
@@ -373,4 +399,8 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)
 
     app.include_router(router)
+    from app.web.pages import pages  # the pages use this module's Web and answers
+
+    app.include_router(pages)
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     return app
