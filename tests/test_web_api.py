@@ -104,6 +104,12 @@ def test_an_approver_approves_over_the_api_and_the_sandbox_changes_once(world: t
     audit = ana.get("/api/audit").json()
     decided = next(e for e in audit if e["proposal"]["id"] == budget["id"])
     assert decided["decisions"][0]["decided_by"] == "ana"
+    metrics = ana.get("/metrics")
+    assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
+    assert 'adcluster_proposals{kind="budget_change",status="executed"} 1.0' in metrics.text
+    assert 'adcluster_decisions{verdict="approve"} 1.0' in metrics.text
+    assert 'adcluster_sync_failing_streams{platform="meta"} 0.0' in metrics.text
+    assert 'route="/api/proposals/{proposal_id}/decision",status="409"' in metrics.text
 
 
 def test_scoping_bad_input_and_bearer_tokens(world: tuple) -> None:  # type: ignore[type-arg]

@@ -35,6 +35,7 @@ from app.web.auth import (
     logout,
     principal,
 )
+from app.web.metrics import Metrics
 from storage.audit import AuditLog
 from storage.models import Account, Ad, AdSet, Campaign
 from tools.reporting import daily_by_platform
@@ -403,4 +404,7 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
 
     app.include_router(pages)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
+    metrics = Metrics(engine)
+    app.middleware("http")(metrics.middleware)
+    app.add_api_route("/metrics", metrics.render, methods=["GET"], tags=["health"], include_in_schema=False)
     return app
