@@ -64,6 +64,8 @@ def test_health_login_and_the_errors_of_not_being_logged_in(world: tuple) -> Non
     me = c.get("/api/me").json()
     assert me["role"] == "viewer" and me["csrf_token"] == csrf
     assert "set-cookie" not in c.get("/api/me").headers  # the cookie is set at login only
+    out = c.post("/api/logout", headers={"X-CSRF-Token": csrf})
+    assert out.status_code == 200 and c.get("/api/me").status_code == 401
     token, _ = login(engine, "vic", PASSWORD, ttl=dt.timedelta(seconds=-1))
     expired = client(engine).get("/api/me", headers={"Authorization": f"Bearer {token}"})
     assert expired.status_code == 401 and "expired" in expired.json()["detail"]
