@@ -21,10 +21,14 @@ def serve(
 
     from app import composition
     from app.web.api import create_app
+    from app.web.logs import json_logging
 
     settings = cli_settings()
+    json_logging(settings.log_level)
     app = create_app(settings, composition.warehouse(settings))
-    uvicorn.run(app, host=host or settings.web_host, port=port or settings.web_port, log_level="info")
+    uvicorn.run(
+        app, host=host or settings.web_host, port=port or settings.web_port, log_config=None, access_log=False
+    )
 
 
 @users_app.command("add")

@@ -163,3 +163,28 @@ def test_users_add_hashes_the_password_and_refuses_bad_ones(
     assert weak.exit_code == 2 and "at least 10 characters" in weak.output
     bad_role = runner.invoke(cli, ["users", "add", "quinn", "--role", "owner"])
     assert bad_role.exit_code == 2
+
+
+def test_each_request_has_an_id_in_its_json_log_line_and_its_response(
+    world: tuple,
+    capsys: pytest.CaptureFixture[str],  # type: ignore[type-arg]
+) -> None:
+    import logging
+
+    from app.web.logs import json_logging
+
+    _, engine, _ = world
+    root = logging.getLogger()
+    saved, level = root.handlers[:], root.level
+    try:
+        json_logging("INFO")
+        given = client(engine).get("/healthz", headers={"X-Request-ID": "abc-123"})
+        made = client(engine).get("/healthz")
+    finally:
+        root.handlers[:], root.level = saved, level
+    assert given.headers["X-Request-ID"] == "abc-123"
+    assert len(made.headers["X-Request-ID"]) == 32
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    mine = [line for line in lines if line.get("message") == "request"]
+    assert {"request_id": "abc-123", "path": "/healthz", "status": 200}.items() <= mine[0].items()
+    assert mine[1]["request_id"] == made.headers["X-Request-ID"]

@@ -35,6 +35,7 @@ from app.web.auth import (
     logout,
     principal,
 )
+from app.web.logs import request_ids
 from app.web.metrics import Metrics
 from storage.audit import AuditLog
 from storage.models import Account, Ad, AdSet, Campaign
@@ -406,5 +407,6 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     metrics = Metrics(engine)
     app.middleware("http")(metrics.middleware)
+    app.middleware("http")(request_ids)
     app.add_api_route("/metrics", metrics.render, methods=["GET"], tags=["health"], include_in_schema=False)
     return app
