@@ -19,6 +19,7 @@ from app.run_cli import run as run_command
 from app.run_cli import undo as undo_command
 from app.sandbox_cli import sandbox_app
 from app.schedule_cli import schedule as schedule_command
+from app.web_cli import mcp as mcp_command
 from app.web_cli import serve as serve_command
 from app.web_cli import users_app
 
@@ -39,6 +40,7 @@ app.add_typer(users_app, name="users")
 app.command("run")(run_command)
 app.command("alerts")(alerts_command)
 app.command("serve")(serve_command)
+app.command("mcp")(mcp_command)
 app.command("chat")(chat_command)
 app.command("undo")(undo_command)
 app.command("schedule")(schedule_command)

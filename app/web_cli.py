@@ -58,3 +58,24 @@ def add(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     make_console().print(f"{username}: {role}, accounts {', '.join(accounts)}")
+
+
+def mcp(
+    transport: str = typer.Option(
+        "stdio", "--transport", help="stdio (for a local MCP client) or http (streamable HTTP)"
+    ),
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8001, "--port"),
+) -> None:
+    """adcluster as an MCP server: read tools and proposal tools (their changes wait for a person)."""
+    import asyncio
+
+    from app.mcp_server import build_server
+
+    if transport not in ("stdio", "http"):
+        raise typer.BadParameter("--transport is stdio or http")
+    server = build_server(cli_settings())
+    if transport == "stdio":
+        asyncio.run(server.run_stdio_async())
+    else:
+        asyncio.run(server.run_streamable_http_async(host=host, port=port))
