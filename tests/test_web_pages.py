@@ -119,3 +119,5 @@ def test_the_approvals_queue_answers_one_or_many_and_checks_who_and_csrf(
     assert ana.get("/approvals").text.count('id="proposal-') == 0
     audit = ana.get("/audit").text
     assert "reject by ana" in audit
+    runs = ana.get("/runs").text
+    assert f"{len(ids)} rejected" in runs

@@ -463,3 +463,43 @@ def experiments_page(request: Request) -> Response:
         header=["name", "metric", "arms", "start", "status", "conclusion"],
         rows=rows,
     )
+
+
+@pages.get("/runs", response_class=HTMLResponse)
+def runs_page(request: Request) -> Response:
+    """Each cycle (a graph thread) with when it proposed, what, and what became of it."""
+    me = _me(request)
+    if me is None:
+        return _to_login()
+    entries = AuditLog(_web(request).engine).between(None)
+    threads: dict[str, dict[str, Any]] = {}
+    for e in entries:
+        p = e.proposal
+        if not me.sees(p.platform, p.account_id):
+            continue
+        t = threads.setdefault(
+            p.thread_id or "-", {"first": p.proposed_at, "last": p.updated_at, "count": 0, "status": {}}
+        )
+        t["first"], t["last"] = min(t["first"], p.proposed_at), max(t["last"], p.updated_at)
+        t["count"] += 1
+        t["status"][str(p.status)] = t["status"].get(str(p.status), 0) + 1
+    rows = [
+        [
+            thread,
+            f"{t['first']:%Y-%m-%d %H:%M}",
+            f"{t['last']:%Y-%m-%d %H:%M}",
+            str(t["count"]),
+            ", ".join(f"{n} {k}" for k, n in sorted(t["status"].items())),
+        ]
+        for thread, t in sorted(threads.items(), key=lambda kv: kv[1]["first"], reverse=True)
+    ][:300]
+    return _render(
+        request,
+        "table.html",
+        me,
+        title="Runs",
+        heading="Runs (cycles and chats)",
+        empty="No cycle has proposed anything yet.",
+        header=["thread", "first proposal", "last change", "proposals", "outcome"],
+        rows=rows,
+    )
