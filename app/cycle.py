@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph.state import CompiledStateGraph
@@ -140,7 +141,30 @@ async def open_cycle(
                 )
             return rows
 
+        async def announce(waiting: list[dict[str, Any]], thread: str) -> str | None:
+            """The approval webhook: the proposals that wait, with signed approve/reject links."""
+            from app.web.links import approval_message
+            from tools.webhook import post_json
+
+            assert settings.approval_webhook_url and settings.web_secret and settings.web_base_url
+            expires = dt.datetime.now(dt.UTC) + dt.timedelta(hours=settings.approval_link_hours)
+            message = approval_message(
+                waiting,
+                thread=thread,
+                base_url=str(settings.web_base_url),
+                secret=settings.web_secret,
+                user=settings.approval_link_user or "",
+                expires=expires,
+            )
+            try:
+                await post_json(str(settings.approval_webhook_url), message)
+            except httpx.HTTPError as exc:
+                return f"the approval webhook failed ({type(exc).__name__}: {exc}); the proposals still wait"
+            return None
+
         context = CycleContext(
+            announce=announce if settings.approval_webhook_url else None,
+            thread_id=thread_id,
             engine=engine,
             until=until,
             guard=guard,

@@ -165,6 +165,21 @@ class Settings(BaseSettings):
     web_host: str = Field(default="127.0.0.1", description="where `adcluster serve` listens")
     web_port: int = Field(default=8000, ge=1, le=65535)
     web_session_hours: float = Field(default=12, gt=0, le=24 * 30, description="a login lasts this long")
+    web_secret: str | None = Field(
+        default=None, min_length=32, description="signs approve/reject links in webhook messages (32+ chars)"
+    )
+    web_base_url: HttpUrl | None = Field(
+        default=None, description="the console's address, for links in messages"
+    )
+    approval_webhook_url: HttpUrl | None = Field(
+        default=None, description="a Slack-compatible webhook told of proposals that wait, with signed links"
+    )
+    approval_link_user: str | None = Field(
+        default=None, description="the approver whose name the signed links decide in (a console user)"
+    )
+    approval_link_hours: float = Field(
+        default=24, gt=0, le=24 * 14, description="a signed link expires after"
+    )
     alert_webhook_url: HttpUrl | None = Field(
         default=None, description="a Slack-compatible incoming webhook that alerts are posted to; unset: none"
     )
@@ -269,6 +284,12 @@ class Settings(BaseSettings):
                 "ADCLUSTER_LLM_TOOL_MODE=native needs ADCLUSTER_LLM_BASE_URL: the embedded model makes no "
                 "native tool calls (use json or auto)"
             )
+        wanted = (self.approval_webhook_url, self.web_secret, self.web_base_url, self.approval_link_user)
+        if self.approval_webhook_url is not None and not all(wanted):
+            raise ValueError(
+                "ADCLUSTER_APPROVAL_WEBHOOK_URL needs ADCLUSTER_WEB_SECRET, ADCLUSTER_WEB_BASE_URL and "
+                "ADCLUSTER_APPROVAL_LINK_USER (the links' signature, address and approver)"
+            )
         if self.environment == "production":
             for name in (
                 "llm_api_key",
@@ -278,6 +299,7 @@ class Settings(BaseSettings):
                 "x_access_token_secret",
                 "tiktok_access_token",
                 "tiktok_secret",
+                "web_secret",
             ):
                 value = getattr(self, name)
                 if value and value.strip().lower() in PLACEHOLDERS:

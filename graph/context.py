@@ -44,5 +44,8 @@ class CycleContext:
     new_ad_wait: dt.timedelta = dt.timedelta(days=7)  # after a new ad is made or rejected in an ad set
     # Raises, keeps and delivers the day's alerts (None: no alerts); returns them as JSON rows.
     alerts: Callable[[dt.date], Awaitable[list[dict[str, Any]]]] | None = None
+    # Tells a person that proposals wait (a webhook with signed links); (waiting PlanItem JSON, thread).
+    announce: Callable[[list[dict[str, Any]], str], Awaitable[str | None]] | None = None
+    thread_id: str = ""
     # Opens the asset store and vector index that new copy is checked against and kept in (None: neither).
     library: Callable[[], CreativeLibrary] | None = None

@@ -186,7 +186,13 @@ async def plan(state: CycleState, runtime: Runtime[CycleContext]) -> dict[str, A
             # The same change from the same state was answered before (rejected, executed): not asked again.
             i.verdict, i.auto_approved = "refused", False
             i.reasons.append(f"already {status} in the audit log")
-    return {"plan": [i.model_dump(mode="json") for i in items], "given": False}
+    out: dict[str, Any] = {"plan": [i.model_dump(mode="json") for i in items], "given": False}
+    waiting = [i.model_dump(mode="json") for i in items if i.verdict != "refused" and not i.auto_approved]
+    if waiting and ctx.announce is not None:
+        problem = await ctx.announce(waiting, ctx.thread_id)
+        if problem:
+            out["notes"] = [*state.get("notes", []), problem]
+    return out
 
 
 def _waiting(state: CycleState) -> list[PlanItem]:

@@ -461,3 +461,13 @@ class WebSession(SQLModel, table=True):
     csrf_token: str
     created_at: dt.datetime
     expires_at: dt.datetime
+
+
+class UsedLink(SQLModel, table=True):
+    """A signed approve/reject link that has been used (links are single-use)."""
+
+    __tablename__ = "used_link"
+
+    nonce: str = Field(primary_key=True, max_length=64)
+    proposal_id: str = Field(index=True)
+    used_at: dt.datetime

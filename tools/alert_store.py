@@ -14,12 +14,12 @@ import httpx
 from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from storage.db import session_scope
 from storage.models import AlertRecord
 from tools.alert_inputs import HealthConfig, detect_all
 from tools.optimize.alerts import Alert
+from tools.webhook import post_json
 
 logger = logging.getLogger(__name__)
 MAX_BLOCKS = 40  # Slack's limit is 50 blocks a message; the rest are counted in the text
@@ -104,12 +104,6 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _retryable(exc: BaseException) -> bool:
-    if isinstance(exc, httpx.HTTPStatusError):
-        return exc.response.status_code == 429 or exc.response.status_code >= 500
-    return isinstance(exc, httpx.TransportError)
-
-
 async def deliver(
     engine: Engine,
     url: str,
@@ -130,25 +124,14 @@ async def deliver(
         )
     if not pending:
         return DeliveryReport(sent=0, failed=0)
-    owned = client is None
-    http = client or httpx.AsyncClient(timeout=10)
     error: str | None = None
     try:
-        async for attempt in AsyncRetrying(
-            stop=stop_after_attempt(attempts),
-            wait=wait_exponential(multiplier=wait_seconds, max=10),
-            retry=retry_if_exception(_retryable),
-            reraise=True,
-        ):
-            with attempt:
-                response = await http.post(url, json=slack_payload(pending))
-                response.raise_for_status()
+        await post_json(
+            url, slack_payload(pending), client=client, attempts=attempts, wait_seconds=wait_seconds
+        )
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         error = f"the alert webhook failed: {type(exc).__name__}: {exc}"[:500]
         logger.warning("%s; %d alert(s) kept for the next delivery", error, len(pending))
-    finally:
-        if owned:
-            await http.aclose()
     ids = [r.id for r in pending]
     with session_scope(engine) as session:
         for record in session.exec(select(AlertRecord).where(col(AlertRecord.id).in_(ids))):

@@ -503,3 +503,72 @@ def runs_page(request: Request) -> Response:
         header=["thread", "first proposal", "last change", "proposals", "outcome"],
         rows=rows,
     )
+
+
+def _link_claims(request: Request, token: str) -> tuple[Any, Any]:
+    from app.web.links import verify
+
+    w = _web(request)
+    if not w.settings.web_secret:
+        raise AuthError(404, "signed links are not configured (ADCLUSTER_WEB_SECRET)")
+    claims = verify(w.settings.web_secret, token, now=dt.datetime.now(dt.UTC))
+    proposal = AuditLog(w.engine).find(claims.proposal_id)
+    if proposal is None:
+        raise AuthError(404, f"no proposal {claims.proposal_id}")
+    return claims, proposal
+
+
+@pages.get("/link/{token}", response_class=HTMLResponse)
+def link_page(token: str, request: Request) -> Response:
+    """The confirmation page of a signed link: it decides nothing (chat apps fetch links to preview)."""
+    try:
+        claims, p = _link_claims(request, token)
+    except AuthError as exc:
+        return _render(
+            request, "link.html", None, title="Link", heading="This link cannot be used", outcome=str(exc)
+        )
+    a = p.action
+    return _render(
+        request,
+        "link.html",
+        None,
+        title="Confirm",
+        heading="Confirm",
+        token=token,
+        decision=claims.decision,
+        user=claims.user,
+        change=_change(a),
+        entity=f"{p.platform} {a['entity']['level']} {a['entity'].get('name') or ''}",
+        reason=a.get("reason", ""),
+    )
+
+
+@pages.post("/link/{token}", response_class=HTMLResponse)
+async def link_use(token: str, request: Request) -> Response:
+    """Answer the proposal as the link's approver, once; the guardrails and the executor as always."""
+    from sqlmodel import Session as DbSession
+
+    from app.web.links import use
+    from storage.models import WebUser
+
+    w = _web(request)
+    try:
+        claims, _ = _link_claims(request, token)
+        with DbSession(w.engine) as session:
+            user = session.exec(select(WebUser).where(WebUser.username == claims.user)).first()
+        if user is None:
+            raise AuthError(403, f"the link's approver {claims.user} is not a console user")
+        who = Principal(
+            user_id=user.id,
+            username=user.username,
+            role=user.role,
+            accounts=list(user.accounts),
+            csrf_token="",
+            via="bearer",  # type: ignore[arg-type]
+        )
+        use(w.engine, claims, now=dt.datetime.now(dt.UTC))
+        done = await answer_proposals(w, who, [(claims.proposal_id, claims.decision, None, "by signed link")])
+    except AuthError as exc:
+        return _render(request, "link.html", None, title="Link", heading="Not done", outcome=str(exc))
+    outcome = f"{claims.decision}d by {claims.user}: the proposal is {done[claims.proposal_id]['status']}"
+    return _render(request, "link.html", None, title="Done", heading="Done", outcome=outcome)
