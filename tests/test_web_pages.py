@@ -121,3 +121,25 @@ def test_the_approvals_queue_answers_one_or_many_and_checks_who_and_csrf(
     assert "reject by ana" in audit
     runs = ana.get("/runs").text
     assert f"{len(ids)} rejected" in runs
+
+
+def test_the_creative_library_searches_by_meaning_and_lists_the_accounts_creatives(
+    cycle: dict,
+    engine: Engine,  # type: ignore[type-arg]
+) -> None:
+    from app import composition
+    from storage.vectors import CreativeDoc
+
+    index = composition.creative_index(load_settings())
+    index.index(
+        [
+            CreativeDoc(asset_id="a-ship", text="Free shipping on every pair of running shoes"),
+            CreativeDoc(asset_id="a-yoga", text="Calm mornings on a thick yoga mat"),
+        ]
+    )
+    ana = browser(engine, "ana")
+    page = ana.get("/creatives?q=delivery+at+no+cost+for+runners").text
+    first = page.index("Free shipping on every pair")
+    assert first < page.find("Calm mornings") or page.find("Calm mornings") == -1
+    assert "Creatives in your accounts" in page and re.search(r"<td>meta</td><td>[^<]+</td>", page)
+    assert ana.get("/assets/nope").status_code == 404

@@ -572,3 +572,91 @@ async def link_use(token: str, request: Request) -> Response:
         return _render(request, "link.html", None, title="Link", heading="Not done", outcome=str(exc))
     outcome = f"{claims.decision}d by {claims.user}: the proposal is {done[claims.proposal_id]['status']}"
     return _render(request, "link.html", None, title="Done", heading="Done", outcome=outcome)
+
+
+@pages.get("/creatives", response_class=HTMLResponse)
+def creatives_page(request: Request) -> Response:
+    """Semantic search over the creative library (the Chroma index) and the accounts' creatives with
+    their figures."""
+    from app import composition
+    from storage.asset_types import AssetKind
+    from storage.models import Creative
+
+    me = _me(request)
+    if me is None:
+        return _to_login()
+    w = _web(request)
+    q = (request.query_params.get("q") or "").strip()[:300]
+    hits = []
+    if q:
+        index = composition.creative_index(w.settings)
+        if index.count():
+            for h in index.search(q, k=20):
+                hits.append(
+                    {
+                        "similarity": f"{h.similarity:.2f}",
+                        "text": h.text,
+                        "tags": ", ".join(str(t) for t in h.tags),
+                        "platforms": ", ".join(h.platforms),
+                        "asset_id": h.asset_id,
+                        "image": AssetKind(h.kind) == AssetKind.IMAGE,
+                    }
+                )
+    days = 28
+    accounts = _visible(w, me)
+    with Session(w.engine) as session:
+        last = session.exec(select(func.max(DailyMetric.day))).one() or dt.date.today()
+        figures = {
+            cid: (int(i or 0), int(c or 0), int(v or 0))
+            for cid, i, c, v in session.exec(
+                select(
+                    Ad.creative_id,
+                    func.sum(DailyMetric.impressions),
+                    func.sum(DailyMetric.clicks),
+                    func.sum(DailyMetric.conversions),
+                )
+                .join(Ad, Ad.id == DailyMetric.ad_id)
+                .where(
+                    DailyMetric.day > last - dt.timedelta(days=days), col(Ad.account_id).in_(list(accounts))
+                )
+                .group_by(Ad.creative_id)
+            ).all()
+        }
+        rows = list(session.exec(select(Creative).where(col(Creative.id).in_(list(figures)))))
+    rows.sort(key=lambda c: -figures[c.id][0])
+    creatives = [
+        {
+            "platform": c.platform,
+            "headline": c.headline or "",
+            "body": (c.body or "")[:200],
+            "cta": c.call_to_action or "",
+            "impressions": f"{figures[c.id][0]:,}",
+            "ctr": f"{100 * figures[c.id][1] / figures[c.id][0]:.2f}%" if figures[c.id][0] else "-",
+            "conversions": figures[c.id][2],
+        }
+        for c in rows[:200]
+    ]
+    return _render(
+        request, "creatives.html", me, title="Creatives", q=q, hits=hits, creatives=creatives, days=days
+    )
+
+
+@pages.get("/assets/{asset_id}")
+def asset_bytes(asset_id: str, request: Request) -> Response:
+    """An image of the creative library, served by the console (no CDN)."""
+    from app import composition
+    from storage.asset_types import AssetNotFoundError, CorruptBlobError
+
+    me = _me(request)
+    if me is None:
+        return Response(status_code=401)
+    w = _web(request)
+    store = composition.asset_store(w.settings, w.engine)
+    try:
+        record = store.get(asset_id)
+        data = store.read(asset_id)
+    except (AssetNotFoundError, CorruptBlobError, ValueError):
+        return Response("no such asset", status_code=404)
+    if not record.mime.startswith("image/"):
+        return Response("not an image", status_code=404)
+    return Response(data, media_type=record.mime, headers={"X-Content-Type-Options": "nosniff"})
