@@ -143,3 +143,56 @@ def test_the_creative_library_searches_by_meaning_and_lists_the_accounts_creativ
     assert first < page.find("Calm mornings") or page.find("Calm mornings") == -1
     assert "Creatives in your accounts" in page and re.search(r"<td>meta</td><td>[^<]+</td>", page)
     assert ana.get("/assets/nope").status_code == 404
+
+
+def test_admins_set_goals_and_others_only_read_the_strategy(cycle: dict, engine: Engine) -> None:  # type: ignore[type-arg]
+    from sqlmodel import Session, select
+
+    from storage.models import Account, Goal
+
+    create_user(engine, NewUser(username="adam", password=PASSWORD, role="admin"))
+    with Session(engine) as session:
+        account = session.exec(select(Account).where(Account.platform == "meta")).first()
+    assert account is not None
+    ana = browser(engine, "ana")
+    page = ana.get("/settings").text
+    assert "ADCLUSTER_GUARDRAIL_MAX_CHANGE" in page and "Only admins change them" in page
+    refused = ana.post(
+        "/settings/goals",
+        data={
+            "platform": "meta",
+            "account_id": account.platform_id,
+            "target_cpa": "25",
+            "csrf_token": csrf(page),
+        },
+        follow_redirects=False,
+    )
+    assert "only+admins" in refused.headers["location"]
+    adam = browser(engine, "adam")
+    form = adam.get("/settings").text
+    bad = adam.post(
+        "/settings/goals",
+        data={
+            "platform": "meta",
+            "account_id": account.platform_id,
+            "target_cpa": "-3",
+            "csrf_token": csrf(form),
+        },
+        follow_redirects=False,
+    )
+    assert "not+valid" in bad.headers["location"]
+    saved = adam.post(
+        "/settings/goals",
+        data={
+            "platform": "meta",
+            "account_id": account.platform_id,
+            "target_cpa": "25.50",
+            "csrf_token": csrf(form),
+        },
+        follow_redirects=False,
+    )
+    assert "saved" in saved.headers["location"]
+    with Session(engine) as session:
+        goal = session.exec(select(Goal).where(Goal.entity_id == account.id)).one()
+    assert goal.target_cpa_micros == 25_500_000
+    assert 'value="25.5"' in adam.get("/settings").text or 'value="25.50"' in adam.get("/settings").text

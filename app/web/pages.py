@@ -660,3 +660,94 @@ def asset_bytes(asset_id: str, request: Request) -> Response:
     if not record.mime.startswith("image/"):
         return Response("not an image", status_code=404)
     return Response(data, media_type=record.mime, headers={"X-Content-Type-Options": "nosniff"})
+
+
+@pages.get("/settings", response_class=HTMLResponse)
+def settings_page(request: Request) -> Response:
+    """Goals (admins edit them), and the guardrails, approval policy and schedule in force."""
+    from storage.models import Goal
+
+    me = _me(request)
+    if me is None:
+        return _to_login()
+    w = _web(request)
+    accounts = _visible(w, me)
+    with Session(w.engine) as session:
+        goals = {g.entity_id: g for g in session.exec(select(Goal).where(Goal.scope == "account"))}
+    rows_goals = []
+    for a in sorted(accounts.values(), key=lambda a: (a.platform, a.platform_id)):
+        g = goals.get(a.id)
+        rows_goals.append(
+            {
+                "platform": a.platform,
+                "account_id": a.platform_id,
+                "name": a.name,
+                "currency": a.currency,
+                "target_cpa": f"{Decimal(g.target_cpa_micros) / 10**6}" if g and g.target_cpa_micros else "",
+                "target_roas": g.target_roas if g and g.target_roas else "",
+            }
+        )
+    st = w.settings
+    rows = [
+        ("largest change per action (share)", "ADCLUSTER_GUARDRAIL_MAX_CHANGE", st.guardrail_max_change),
+        ("minimum daily budget", "ADCLUSTER_GUARDRAIL_MIN_BUDGET", st.guardrail_min_budget or "none"),
+        ("maximum daily budget", "ADCLUSTER_GUARDRAIL_MAX_BUDGET", st.guardrail_max_budget or "none"),
+        (
+            "bid range",
+            "ADCLUSTER_GUARDRAIL_MIN_BID / MAX_BID",
+            f"{st.guardrail_min_bid or '-'} .. {st.guardrail_max_bid or '-'}",
+        ),
+        (
+            "hours between changes to one entity",
+            "ADCLUSTER_GUARDRAIL_MIN_INTERVAL_HOURS",
+            st.guardrail_min_interval_hours,
+        ),
+        (
+            "account daily caps",
+            "ADCLUSTER_GUARDRAIL_ACCOUNT_DAILY_CAPS",
+            st.guardrail_account_daily_caps or "none",
+        ),
+        (
+            "largest audience cut (share of spend)",
+            "ADCLUSTER_GUARDRAIL_MAX_AUDIENCE_CUT",
+            st.guardrail_max_audience_cut,
+        ),
+        ("allowed accounts", "ADCLUSTER_ALLOWED_ACCOUNTS", ", ".join(st.allowed_accounts) or "all"),
+        ("dry run", "ADCLUSTER_DRY_RUN", st.dry_run),
+        ("approved without a person", "ADCLUSTER_AUTO_APPROVE", st.auto_approve or "nothing"),
+        ("proposals expire after (hours)", "ADCLUSTER_PROPOSAL_TTL_HOURS", st.proposal_ttl_hours),
+        ("ad sets given new copy per cycle", "ADCLUSTER_NEW_ADS_PER_CYCLE", st.new_ads_per_cycle),
+        ("schedule", "adcluster schedule --cron", "a separate process: see adcluster schedule --show"),
+    ]
+    return _render(
+        request, "settings.html", me, title="Settings", goals=rows_goals, rows=rows, can_edit=me.may("admin")
+    )
+
+
+@pages.post("/settings/goals")
+async def settings_goals(request: Request) -> Response:
+    """An admin sets an account's target CPA and ROAS (blank: none)."""
+    from tools.ingest.goals import GoalSpec, write_goals
+
+    try:
+        me, form = await _form_me(request)
+        if not me.may("admin"):
+            raise AuthError(403, f"{me.username} is a {me.role}: only admins change settings")
+        platform, account_id = str(form.get("platform") or ""), str(form.get("account_id") or "")
+        if not me.sees(platform, account_id):
+            raise AuthError(404, f"no account {platform}:{account_id}")
+        try:
+            spec = GoalSpec(
+                platform=platform,  # type: ignore[arg-type]
+                account_id=account_id,
+                target_cpa=Decimal(str(form["target_cpa"])) if form.get("target_cpa") else None,
+                target_roas=Decimal(str(form["target_roas"])) if form.get("target_roas") else None,
+            )
+        except (ValueError, InvalidOperation) as exc:
+            raise AuthError(422, f"the goal is not valid: {str(exc).splitlines()[0]}") from None
+        write_goals(_web(request).engine, [spec])
+    except AuthError as exc:
+        return RedirectResponse("/settings?" + urlencode({"error": str(exc)}), status_code=303)
+    return RedirectResponse(
+        "/settings?" + urlencode({"flash": f"goal of {platform}:{account_id} saved"}), status_code=303
+    )
