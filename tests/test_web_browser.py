@@ -21,6 +21,7 @@ from app.web.api import create_app
 from app.web.auth import NewUser, create_user
 from sandbox.market.changes import UpdateAd
 from sandbox.market.market import Market
+from tools.llm.fake import FakeChatServer, Reply
 
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 PASSWORD = "correct horse battery"
@@ -33,7 +34,9 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture
-def console(configured: Market, engine: Engine, tmp_path: Path) -> Iterator[tuple[str, Market, dict]]:  # type: ignore[type-arg]
+def console(
+    configured: Market, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[str, Market, dict]]:  # type: ignore[type-arg]
     world = configured.world
     ad = sorted(
         (a for a in world.ads.values() if world.account(a.account_id).platform == "meta"), key=lambda a: a.id
@@ -44,8 +47,12 @@ def console(configured: Market, engine: Engine, tmp_path: Path) -> Iterator[tupl
     cycle = json.loads(result.stdout.strip().splitlines()[-1])
     for name, role in (("ana", "approver"), ("vic", "viewer")):
         create_user(engine, NewUser(username=name, password=PASSWORD, role=role))  # type: ignore[arg-type]
-    with serving(create_app(load_settings(), engine), name="the web console") as url:
-        yield url, configured, cycle
+    model = FakeChatServer(then=Reply.tool("show_performance", {"days": 7}))
+    with model.serve() as llm_url:
+        monkeypatch.setenv("ADCLUSTER_LLM_BASE_URL", llm_url)
+        monkeypatch.setenv("ADCLUSTER_LLM_MODEL", "fake-model")
+        with serving(create_app(load_settings(), engine), name="the web console") as url:
+            yield url, configured, cycle
 
 
 @pytest.fixture
@@ -146,3 +153,19 @@ def test_an_ad_named_like_a_script_shows_as_text(console: tuple, browser: object
     assert XSS in cells
     with pytest.raises(NoAlertPresentException):
         driver.switch_to.alert.text  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_chat_shows_the_agents_steps_as_they_stream(console: tuple, browser: object) -> None:  # type: ignore[type-arg]
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, _, _ = console
+    driver = browser
+    log_in(driver, url, "ana")
+    driver.get(f"{url}/chat")  # type: ignore[attr-defined]
+    driver.find_element(By.ID, "chat-message").send_keys("how are we doing?")  # type: ignore[attr-defined]
+    driver.find_element(By.CSS_SELECTOR, "#chat-form button").click()  # type: ignore[attr-defined]
+    log = WebDriverWait(driver, 30).until(  # type: ignore[arg-type]
+        lambda d: (t := d.find_element(By.ID, "chat-log").text) and "spend" in t and t
+    )
+    assert "you> how are we doing?" in log and "> router: show_performance(days=7) - validated" in log

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from langgraph.types import Command
 from pydantic import BaseModel, Field, model_validator
@@ -378,6 +380,52 @@ async def api_decide(proposal_id: str, body: DecisionBody, w: WebDep, me: Who) -
     left unanswered and expire: answer them together with the bulk form, or one thread at a time."""
     done = await answer_proposals(w, me, [(proposal_id, body.decision, body.value, body.note)])
     return DecisionAnswer(id=proposal_id, **done[proposal_id])
+
+
+class ChatBody(BaseModel):
+    message: str = Field(min_length=1, max_length=2_000, description="a marketer's request")
+
+
+@router.post("/chat/stream", tags=["chat"])
+async def chat_stream(body: ChatBody, w: WebDep, me: Who) -> StreamingResponse:
+    """The request through the graph on this user's chat thread, as server-sent events: one per agent
+    step as it happens, then the answer (and where the proposals wait, if any)."""
+    from app import composition
+    from app.chat_cli import describe_step
+    from app.cycle import open_cycle
+
+    thread = f"web-chat-{me.user_id}"
+
+    def event(text: str) -> str:
+        return f"data: {json.dumps({'text': text})}\n\n"
+
+    async def events() -> AsyncIterator[str]:
+        async with w.locks[thread]:
+            try:
+                async with (
+                    composition.llm_client(w.settings) as llm,
+                    open_cycle(w.settings, thread_id=thread, llm=llm) as cycle,
+                ):
+                    config = cycle.config(thread)
+                    async for chunk in cycle.graph.astream(
+                        {"request": body.message}, config, context=cycle.context, stream_mode="updates"
+                    ):
+                        for node, update in chunk.items():
+                            line = None if node == "__interrupt__" else describe_step(node, update)
+                            if line:
+                                yield event(f"> {line}")
+                    state = await cycle.graph.aget_state(config)
+                    values = state.values
+                    waiting = [
+                        p for task in state.tasks for i in task.interrupts for p in i.value["proposals"]
+                    ]
+                    yield event(values.get("answer") or values.get("summary") or "done")
+                    if waiting:
+                        yield event(f"{len(waiting)} change(s) wait for approval: /approvals")
+            except Exception as exc:  # the model or the platforms failed: said in the stream, not a 500
+                yield event(f"not done: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+
+    return StreamingResponse(events(), media_type="text/event-stream")
 
 
 @router.get("/api/audit", tags=["audit"])

@@ -751,3 +751,11 @@ async def settings_goals(request: Request) -> Response:
     return RedirectResponse(
         "/settings?" + urlencode({"flash": f"goal of {platform}:{account_id} saved"}), status_code=303
     )
+
+
+@pages.get("/chat", response_class=HTMLResponse)
+def chat_page(request: Request) -> Response:
+    me = _me(request)
+    if me is None:
+        return _to_login()
+    return _render(request, "chat.html", me, title="Chat", max_chars=2000)
