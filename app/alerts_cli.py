@@ -82,6 +82,7 @@ def alerts(
                 now=dt.datetime.now(dt.UTC),
                 health=composition.health_config(settings),
                 webhook=webhook,
+                console_url=str(settings.web_base_url) if settings.web_base_url else None,
             )
         )
     if as_json:

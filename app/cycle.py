@@ -130,6 +130,7 @@ async def open_cycle(
                 now=dt.datetime.now(dt.UTC),
                 health=composition.health_config(settings),
                 webhook=webhook,
+                console_url=str(settings.web_base_url) if settings.web_base_url else None,
             )
             rows = [
                 {"kind": r.kind, "severity": r.severity, "message": r.message, "status": r.status}

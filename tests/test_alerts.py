@@ -153,6 +153,8 @@ def test_the_webhook_gets_one_escaped_message_and_a_failure_loses_nothing(db: En
     records = store(db, _spike(), now=now)
     payload = slack_payload(records)
     assert "&lt;script&gt;" in json.dumps(payload) and "<script>" not in json.dumps(payload)
+    linked = json.dumps(slack_payload(records, "https://ads.example.com/"))
+    assert "<https://ads.example.com/alerts|open the alerts in the console>" in linked
     calls: list[int] = []
 
     def down(request: httpx.Request) -> httpx.Response:

@@ -57,3 +57,7 @@ def test_chat_streams_the_steps_then_the_answer(model: FakeChatServer, engine: E
     too_long = client.post("/chat/stream", json={"message": "x" * 2001}, headers=auth)
     assert too_long.status_code == 422
     assert client.post("/chat/stream", json={"message": "hi"}).status_code == 401
+    metrics = client.get("/metrics").text
+    assert 'adcluster_graph_runs_total{kind="chat",outcome="ok"} 2.0' in metrics
+    assert 'adcluster_llm_tokens_total{direction="prompt"}' in metrics
+    assert "adcluster_llm_seconds_total" in metrics

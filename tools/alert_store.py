@@ -77,8 +77,9 @@ def store(
     return out
 
 
-def slack_payload(records: Sequence[AlertRecord]) -> dict[str, object]:
-    """One message: a summary line as `text` (what notifications show) and a section per alert."""
+def slack_payload(records: Sequence[AlertRecord], console_url: str | None = None) -> dict[str, object]:
+    """One message: a summary line as `text` (what notifications show) and a section per alert, with a
+    link to the console's alerts page when its address is known."""
     critical = sum(r.severity == "critical" for r in records)
     text = f"adcluster: {len(records)} alert(s), {critical} critical"
     blocks: list[dict[str, object]] = [{"type": "header", "text": {"type": "plain_text", "text": text[:150]}}]
@@ -96,6 +97,9 @@ def slack_payload(records: Sequence[AlertRecord]) -> dict[str, object]:
                 ],
             }
         )
+    if console_url:
+        link = f"<{console_url.rstrip('/')}/alerts|open the alerts in the console>"
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": link}]})
     return {"text": text, "blocks": blocks}
 
 
@@ -112,6 +116,7 @@ async def deliver(
     client: httpx.AsyncClient | None = None,
     attempts: int = 3,
     wait_seconds: float = 0.5,
+    console_url: str | None = None,
 ) -> DeliveryReport:
     """Send every `new` or `failed` alert to the webhook in one message; mark them sent or failed."""
     with Session(engine) as session:
@@ -127,7 +132,11 @@ async def deliver(
     error: str | None = None
     try:
         await post_json(
-            url, slack_payload(pending), client=client, attempts=attempts, wait_seconds=wait_seconds
+            url,
+            slack_payload(pending, console_url),
+            client=client,
+            attempts=attempts,
+            wait_seconds=wait_seconds,
         )
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         error = f"the alert webhook failed: {type(exc).__name__}: {exc}"[:500]
@@ -163,11 +172,14 @@ async def raise_and_deliver(
     health: HealthConfig | None = None,
     webhook: str | None = None,
     client: httpx.AsyncClient | None = None,
+    console_url: str | None = None,
 ) -> tuple[list[AlertRecord], DeliveryReport | None]:
     """Detect the day's alerts, keep them, and send what is new (and what failed before) to the webhook."""
     alerts = detect_all(engine, judged=judged, now=now, health=health)
     records = store(engine, alerts, now=now)
-    report = await deliver(engine, webhook, now=now, client=client) if webhook else None
+    report = (
+        await deliver(engine, webhook, now=now, client=client, console_url=console_url) if webhook else None
+    )
     if report is not None:
         with Session(engine) as session:
             fresh = {

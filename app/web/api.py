@@ -53,6 +53,7 @@ class Web:
         self.settings = settings
         self.engine = engine
         self.locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.metrics = Metrics(engine)
 
 
 def web(request: Request) -> Web:
@@ -362,6 +363,7 @@ async def answer_proposals(
                     Command(resume={"decisions": decisions}), config, context=cycle.context
                 )
         again = [i.value for i in result.get("__interrupt__") or []]
+        w.metrics.graph_runs.labels("decision", "refused" if again else "ok").inc()
         if again and again[0].get("error"):
             raise AuthError(422, again[0]["error"])
         for d in decisions:
@@ -422,7 +424,10 @@ async def chat_stream(body: ChatBody, w: WebDep, me: Who) -> StreamingResponse:
                     yield event(values.get("answer") or values.get("summary") or "done")
                     if waiting:
                         yield event(f"{len(waiting)} change(s) wait for approval: /approvals")
+                    w.metrics.llm_used(llm.usage)
+                    w.metrics.graph_runs.labels("chat", "ok").inc()
             except Exception as exc:  # the model or the platforms failed: said in the stream, not a 500
+                w.metrics.graph_runs.labels("chat", "failed").inc()
                 yield event(f"not done: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
 
     return StreamingResponse(events(), media_type="text/event-stream")
@@ -442,7 +447,8 @@ def api_audit(
 def create_app(settings: Settings, engine: Engine) -> FastAPI:
     """The web console's ASGI app over one warehouse."""
     app = FastAPI(title="adcluster", version="0.1.0", description=__doc__)
-    app.state.web = Web(settings, engine)
+    web_state = Web(settings, engine)
+    app.state.web = web_state
 
     @app.exception_handler(AuthError)
     async def _auth_error(request: Request, exc: AuthError) -> JSONResponse:
@@ -453,7 +459,7 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
 
     app.include_router(pages)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
-    metrics = Metrics(engine)
+    metrics = web_state.metrics
     app.middleware("http")(metrics.middleware)
     app.middleware("http")(request_ids)
     app.add_api_route("/metrics", metrics.render, methods=["GET"], tags=["health"], include_in_schema=False)

@@ -100,6 +100,27 @@ class Metrics:
         self.latency = Histogram(
             "adcluster_http_request_seconds", "HTTP request latency", ["route"], registry=self.registry
         )
+        self.graph_runs = Counter(
+            "adcluster_graph_runs",
+            "graph turns run by this server",
+            ["kind", "outcome"],
+            registry=self.registry,
+        )
+        self.llm_tokens = Counter(
+            "adcluster_llm_tokens",
+            "LLM tokens used by this server's chat turns",
+            ["direction"],
+            registry=self.registry,
+        )
+        self.llm_seconds = Counter(
+            "adcluster_llm_seconds", "LLM request time of this server's chat turns", registry=self.registry
+        )
+
+    def llm_used(self, usage: object) -> None:
+        """Add a chat turn's LLM totals (a tools.llm.usage.UsageTotals)."""
+        self.llm_tokens.labels("prompt").inc(getattr(usage, "prompt_tokens", 0))
+        self.llm_tokens.labels("completion").inc(getattr(usage, "completion_tokens", 0))
+        self.llm_seconds.inc(getattr(usage, "latency_s", 0.0))
 
     async def middleware(
         self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
