@@ -4,7 +4,10 @@ input as a logged-in approver on a warehouse synced from the sandbox, answers be
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from sqlalchemy import Engine
@@ -15,9 +18,33 @@ from app.settings import load_settings
 from app.web.api import create_app
 from app.web.auth import NewUser, create_user, login
 from sandbox.market.market import Market
+from tools.llm.fake import FakeChatServer, Reply
 
 
-def test_no_operation_answers_a_server_error(configured: Market, engine: Engine) -> None:
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    """SQLite only: the routes do not depend on the backend (the API's PostgreSQL paths are in
+    test_web_api)."""
+    from storage.db import make_engine, migrate
+
+    eng = make_engine(f"sqlite:///{tmp_path / 'warehouse.db'}")
+    migrate(eng)
+    yield eng
+    eng.dispose()
+
+
+def test_no_operation_answers_a_server_error(
+    configured: Market, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The chat route gets a scripted model: the embedded one would be started for every generated request.
+    model = FakeChatServer(then=Reply.tool("show_performance", {"days": 7}))
+    with model.serve() as url:
+        monkeypatch.setenv("ADCLUSTER_LLM_BASE_URL", url)
+        monkeypatch.setenv("ADCLUSTER_LLM_MODEL", "fake-model")
+        _fuzz(engine)
+
+
+def _fuzz(engine: Engine) -> None:
     assert CliRunner().invoke(cli, ["run"]).exit_code == 0
     create_user(engine, NewUser(username="fuzz", password="correct horse battery", role="approver"))
     token, _ = login(engine, "fuzz", "correct horse battery", ttl=dt.timedelta(hours=1))
