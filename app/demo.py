@@ -57,8 +57,9 @@ def demo_settings(base: str, out: Path, *, llm: bool = True) -> Settings:
     )
 
 
-async def sync_daily(settings: Settings, days: int) -> str:
-    """A sync of the daily figures only (no segments, no hourly): what the cycles read."""
+async def sync_daily(settings: Settings, days: int, *, hourly: bool = False, segments: bool = False) -> str:
+    """A sync of the daily figures (what the cycles read), and today's hours or the segment breakdowns
+    when asked."""
     from app import composition
     from tools.ingest.sync import Syncer, SyncOptions
     from tools.ingest.writer import WarehouseWriter
@@ -71,7 +72,7 @@ async def sync_daily(settings: Settings, days: int) -> str:
     engine = composition.warehouse(settings)
     try:
         syncer = Syncer(writer=WarehouseWriter(engine), adapters=adapters, today=composition.today_for(world))
-        report = await syncer.sync(SyncOptions(days=days, segments=False, hourly=False))
+        report = await syncer.sync(SyncOptions(days=days, segments=segments, hourly=hourly))
     finally:
         for adapter in adapters.values():
             await adapter.aclose()

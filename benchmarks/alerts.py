@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from app import composition
-from app.demo import demo_settings
+from app.demo import demo_settings, sync_daily
 from app.sandbox_runner import running_sandbox
 from app.settings import Settings
 from sandbox.market.changes import MarketEvent
@@ -42,25 +42,9 @@ HISTORY_DAYS = 45  # the quiet week's days each need their CPA windows (6 + 28 d
 
 
 async def sync(settings: Settings, days: int) -> None:
-    from tools.ingest.sync import Syncer, SyncOptions
-    from tools.ingest.writer import WarehouseWriter
-
-    world = await composition.sandbox_world(settings)
-    lake = composition.lake(settings)
-    adapters = composition.build_adapters(
-        settings, world, platforms=list(settings.platforms), sink=lake.write
-    )
-    engine = composition.warehouse(settings)
-    try:
-        syncer = Syncer(writer=WarehouseWriter(engine), adapters=adapters, today=composition.today_for(world))
-        report = await syncer.sync(SyncOptions(days=days, segments=False, hourly=True))
-    finally:
-        for adapter in adapters.values():
-            await adapter.aclose()
-        engine.dispose()
-    failed = [r.error for r in report.results if r.error]
-    if failed:
-        raise RuntimeError(f"sync failed: {failed[:3]}")
+    text = await sync_daily(settings, days, hourly=True)
+    if "failed" in text:
+        raise RuntimeError(f"sync: {text}")
 
 
 def fixed_rule(watch: AdSetWatch, judged: dt.date) -> bool:

@@ -26,7 +26,6 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,7 @@ from app import composition
 from app.demo import demo_settings
 from app.sandbox_runner import running_sandbox
 from app.settings import Settings
+from benchmarks.closed_loop import outcome
 from sandbox.market.changes import UpdateAdSet
 from sandbox.market.config import WorldConfig
 from sandbox.market.market import Market
@@ -50,7 +50,6 @@ from tools.optimize.bids import BidConfig
 from tools.rule_inputs import load_series
 
 TODAY = dt.date(2026, 11, 25)
-LATE_DAYS = 14
 REVIEW_DAYS = 7
 FX = Settings().fx_rates
 FIELDS = {"age": "ages", "gender": "genders", "country": "countries", "placement": "placements"}
@@ -58,20 +57,6 @@ FIELDS = {"age": "ages", "gender": "genders", "country": "countries", "placement
 
 def world(seed: int) -> WorldConfig:
     return WorldConfig(seed=seed, today=TODAY, accounts=1, ads=30, days=35)
-
-
-def outcome(market: Market, start: dt.date, days: int) -> dict[str, float]:
-    market.advance(days=LATE_DAYS)
-    spend, conv = Decimal(0), 0
-    for account in market.world.accounts.values():
-        for row in market.daily(account.id, start, start + dt.timedelta(days=days - 1)).to_rows():
-            spend += Decimal(row["spend_micros"]) / Decimal(10**6) / FX[account.currency]
-            conv += row["conversions"]
-    return {
-        "conversions": conv,
-        "spend_usd": float(spend),
-        "cpa_usd": float(spend / conv) if conv else float("nan"),
-    }
 
 
 def untouched(seed: int, days: int) -> dict[str, Any]:
