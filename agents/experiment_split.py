@@ -15,10 +15,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from agents.actions import CreateAdSet, EntityRef, Evidence
-from storage.db import session_scope
 from storage.models import Account, Ad, AdSet, Campaign, Creative, Experiment
-from tools.experiment_runs import ExperimentError, running_arm_ids
-from tools.optimize.experiments import Metric, Plan, plan
+from tools.experiment_runs import ExperimentError, plan_sample, running_arm_ids, save_experiment
+from tools.optimize.experiments import Metric, Plan
 from tools.platforms.base import NewAd, NewAdSet
 from tools.platforms.money import exponent
 from tools.platforms.records import TargetingSpec
@@ -67,17 +66,7 @@ def split_arms(
             if creative is None:
                 raise ExperimentError(f"ad {ad.platform_id}: its creative is not in the warehouse")
             creatives[ad.id] = creative.platform_id
-    try:
-        planned = plan(
-            metric=metric,
-            baseline_rate=baseline,
-            mde=float(mde),
-            power=float(power),
-            alpha=float(alpha),
-            arms=len(ads),
-        )
-    except ValueError as exc:
-        raise ExperimentError(str(exc)) from None
+    planned = plan_sample(metric, baseline, mde=mde, power=power, alpha=alpha, arms=len(ads))
     step = 10 ** (6 - exponent(account.currency))
     share = source.daily_budget_micros // len(ads) // step * step
     if share <= 0:
@@ -148,8 +137,5 @@ def split_arms(
         created_by=by,
         created_at=dt.datetime.now(dt.UTC),
     )
-    with session_scope(engine) as session:
-        session.add(record)
-        session.flush()
-        session.expunge(record)
+    record = save_experiment(engine, record)
     return record, actions, planned

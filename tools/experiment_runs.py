@@ -219,36 +219,50 @@ def create_experiment(
                 d for a in arms for d in _daily(session, a, since, start_day - dt.timedelta(days=1)).values()
             ]
             baseline = _baseline(history, metric)
+    planned = plan_sample(metric, baseline, mde=mde, power=power, alpha=alpha, arms=len(arms))
+    record = save_experiment(
+        engine,
+        Experiment(
+            id=uuid.uuid4().hex[:12],
+            name=name,
+            metric=metric,
+            mde=str(mde),
+            alpha=str(alpha),
+            power=str(power),
+            arms=[a.model_dump(mode="json") for a in arms],
+            start_day=start_day,
+            planned_per_arm=str(Decimal(str(round(planned.per_arm, 2)))),
+            status="running",
+            created_by=by,
+            created_at=dt.datetime.now(dt.UTC),
+        ),
+    )
+    return record, planned
+
+
+def plan_sample(
+    metric: Metric, baseline: float, *, mde: Decimal, power: Decimal, alpha: Decimal, arms: int
+) -> Plan:
+    """The sequential test's sample per arm; an ExperimentError for impossible inputs."""
     try:
-        planned = plan(
+        return plan(
             metric=metric,
             baseline_rate=baseline,
             mde=float(mde),
             power=float(power),
             alpha=float(alpha),
-            arms=len(arms),
+            arms=arms,
         )
     except ValueError as exc:
         raise ExperimentError(str(exc)) from None
-    record = Experiment(
-        id=uuid.uuid4().hex[:12],
-        name=name,
-        metric=metric,
-        mde=str(mde),
-        alpha=str(alpha),
-        power=str(power),
-        arms=[a.model_dump(mode="json") for a in arms],
-        start_day=start_day,
-        planned_per_arm=str(Decimal(str(round(planned.per_arm, 2)))),
-        status="running",
-        created_by=by,
-        created_at=dt.datetime.now(dt.UTC),
-    )
+
+
+def save_experiment(engine: Engine, record: Experiment) -> Experiment:
     with session_scope(engine) as session:
         session.add(record)
         session.flush()
         session.expunge(record)  # kept readable after the commit
-    return record, planned
+    return record
 
 
 def ads_baseline(engine: Engine, ad_refs: list[str], metric: Metric, *, until: dt.date) -> float:
