@@ -41,6 +41,29 @@ class Cycle:
     def config(self, thread_id: str) -> dict[str, Any]:
         return {"configurable": {"thread_id": thread_id}}
 
+    async def answer(self, thread_id: str, decisions: list[dict[str, Any]]) -> dict[str, Any]:
+        """Resume a waiting thread with answers to some of its proposals; the ones not answered are
+        asked again on the same thread (through the guardrails again) instead of being left to expire.
+        Returns the answered turn's result, with the new question (if any) as its `__interrupt__`."""
+        from langgraph.types import Command
+
+        from graph.nodes import given_input
+
+        config = self.config(thread_id)
+        state = await self.graph.aget_state(config)
+        asked = [p for task in state.tasks for i in task.interrupts for p in i.value["proposals"]]
+        result = await self.graph.ainvoke(
+            Command(resume={"decisions": decisions}), config, context=self.context
+        )
+        if result.get("__interrupt__"):
+            return result  # the answer was refused (the question carries why): nothing was applied
+        answered = {d["id"] for d in decisions}
+        rest = [p["action"] for p in asked if p["action"]["id"] not in answered]
+        if not rest:
+            return result
+        again = await self.graph.ainvoke(given_input(rest), config, context=self.context)
+        return {**result, "__interrupt__": again.get("__interrupt__") or []}
+
 
 @asynccontextmanager
 async def _checkpointer(settings: Settings) -> AsyncIterator[BaseCheckpointSaver]:

@@ -11,7 +11,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import typer
-from langgraph.types import Command
 from rich.markup import escape
 from rich.table import Table
 
@@ -64,6 +63,8 @@ def print_waiting(
             console.print(f"  {r['id']}: {r['status']} {escape(str(r.get('note') or ''))}")
         return
     question = interrupts[0].value
+    for r in result.get("results", []):
+        console.print(f"  {r['id']}: {r['status']} {escape(str(r.get('note') or ''))}")
     if question.get("error"):
         console.print(f"[red]{escape(question['error'])}[/red]")
     table = Table(title=f"Waiting for approval (thread {thread})")
@@ -183,9 +184,7 @@ def _answer(
                 {"id": i, "decision": decision, "by": by, **({"value": value} if value is not None else {})}
                 for i in chosen
             ]
-            return await cycle.graph.ainvoke(
-                Command(resume={"decisions": decisions}), cycle.config(thread), context=cycle.context
-            )
+            return await cycle.answer(thread, decisions)
 
     result = asyncio.run(go())
     if result is None:

@@ -103,6 +103,15 @@ def test_an_approver_approves_over_the_api_and_the_sandbox_changes_once(world: t
         headers={"X-CSRF-Token": csrf},
     )
     assert again.status_code == 409 and "not waiting" in again.json()["detail"]
+    # The cycle's other proposals still wait on the same thread, each answerable in its own time.
+    others = [
+        p["action"]["id"] for p in cycle["waiting"][0]["proposals"] if p["action"]["id"] != budget["id"]
+    ]
+    assert others and {p["id"] for p in ana.get("/api/proposals").json()} >= set(others)
+    later = ana.post(
+        f"/api/proposals/{others[0]}/decision", json={"decision": "reject"}, headers={"X-CSRF-Token": csrf}
+    )
+    assert later.status_code == 200 and later.json()["status"] == "rejected"
     audit = ana.get("/api/audit").json()
     decided = next(e for e in audit if e["proposal"]["id"] == budget["id"])
     assert decided["decisions"][0]["decided_by"] == "ana"

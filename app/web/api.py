@@ -21,7 +21,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from langgraph.types import Command
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
@@ -359,11 +358,10 @@ async def answer_proposals(
                 missing = [d["id"] for d in decisions if d["id"] not in waiting]
                 if missing:
                     raise AuthError(409, f"proposal {missing[0]} is not waiting in its thread any more")
-                result = await cycle.graph.ainvoke(
-                    Command(resume={"decisions": decisions}), config, context=cycle.context
-                )
+                result = await cycle.answer(thread, decisions)
         again = [i.value for i in result.get("__interrupt__") or []]
-        w.metrics.graph_runs.labels("decision", "refused" if again else "ok").inc()
+        refused = bool(again and again[0].get("error"))
+        w.metrics.graph_runs.labels("decision", "refused" if refused else "ok").inc()
         if again and again[0].get("error"):
             raise AuthError(422, again[0]["error"])
         for d in decisions:
@@ -379,7 +377,7 @@ async def answer_proposals(
 async def api_decide(proposal_id: str, body: DecisionBody, w: WebDep, me: Who) -> DecisionAnswer:
     """Approve, reject or edit one waiting proposal: its cycle's thread resumes with this answer (the
     guardrails check it again, the executor applies it at most once). The thread's other proposals are
-    left unanswered and expire: answer them together with the bulk form, or one thread at a time."""
+    asked again on the same thread, so each can be answered in its own time."""
     done = await answer_proposals(w, me, [(proposal_id, body.decision, body.value, body.note)])
     return DecisionAnswer(id=proposal_id, **done[proposal_id])
 
