@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from tools.optimize.rules_records import EntitySeries
 from tools.platforms.base import NewAd, NewAdSet
 from tools.platforms.records import TARGETING_VALUES, TargetingSpec
 
@@ -33,6 +34,19 @@ class EntityRef(BaseModel):
     @property
     def key(self) -> str:
         return f"{self.platform}|{self.account_id}|{self.level}|{self.platform_id}"
+
+
+def series_ref(
+    s: EntitySeries, *, level: Level | None = None, platform_id: str | None = None, name: str | None = None
+) -> EntityRef:
+    """The entity of a warehouse series (or the budget holder it names, by `level`, `platform_id`, `name`)."""
+    return EntityRef(
+        platform=s.platform,  # type: ignore[arg-type]
+        account_id=s.account_platform_id,
+        level=level or s.level,
+        platform_id=platform_id or s.platform_id,
+        name=name if name is not None else s.name,
+    )
 
 
 class Evidence(BaseModel):

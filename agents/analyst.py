@@ -32,10 +32,10 @@ from sqlmodel import Session, select
 from agents.actions import (
     Action,
     BudgetChange,
-    EntityRef,
     Evidence,
     ExpectedEffect,
     StatusChange,
+    series_ref,
 )
 from agents.audience_proposals import AudienceConfig, audience_actions
 from agents.bid_proposals import bid_actions
@@ -160,13 +160,7 @@ def _budget_actions(adsets: list[EntitySeries], config: AnalystConfig, notes: li
             name = s.budget.name if level == "campaign" and s.budget else s.name
             actions.append(
                 BudgetChange(
-                    entity=EntityRef(
-                        platform=s.platform,  # type: ignore[arg-type]
-                        account_id=s.account_platform_id,
-                        level=level,  # type: ignore[arg-type]
-                        platform_id=platform_id,
-                        name=name,
-                    ),
+                    entity=series_ref(s, level=level, platform_id=platform_id, name=name),  # type: ignore[arg-type]
                     currency=currency,
                     before_micros=p.current_budget_micros,
                     after_micros=p.proposed_budget_micros,
@@ -265,13 +259,7 @@ def _creative_actions(
             after = "PAUSED" if v.verdict == "pause" else "ACTIVE"
             actions.append(
                 StatusChange(
-                    entity=EntityRef(
-                        platform=s.platform,  # type: ignore[arg-type]
-                        account_id=s.account_platform_id,
-                        level="ad",
-                        platform_id=s.platform_id,
-                        name=s.name,
-                    ),
+                    entity=series_ref(s),
                     before="ACTIVE" if after == "PAUSED" else "PAUSED",
                     after=after,  # type: ignore[arg-type]
                     reason=f"{v.verdict}: {v.reason}",

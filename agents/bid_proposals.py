@@ -10,7 +10,7 @@ from collections import defaultdict
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from agents.actions import Action, BidChange, EntityRef, Evidence, ExpectedEffect
+from agents.actions import Action, BidChange, Evidence, ExpectedEffect, series_ref
 from storage.models import AdSetDay
 from tools.optimize.bids import BidConfig, BidDay, advise
 from tools.optimize.rules_records import EntitySeries
@@ -104,13 +104,7 @@ def bid_actions(
             continue
         actions.append(
             BidChange(
-                entity=EntityRef(
-                    platform=s.platform,  # type: ignore[arg-type]
-                    account_id=s.account_platform_id,
-                    level="adset",
-                    platform_id=s.platform_id,
-                    name=s.name,
-                ),
+                entity=series_ref(s),
                 currency=s.currency,
                 before_micros=s.bid_micros,
                 after_micros=advice.proposed_bid_micros,

@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from agents.actions import Action, BidChange, EntityRef, Evidence, StatusChange, TargetingChange
+from agents.actions import Action, BidChange, EntityRef, Evidence, StatusChange, TargetingChange, series_ref
 from agents.audience_proposals import AudienceConfig, audience_actions
 from agents.experiment_split import split_arms
 from prompts import load as load_prompt
@@ -575,13 +575,7 @@ def _cap_bid(
             f"{conv / clicks:.2%} conversions per click"
         )
     action = BidChange(
-        entity=EntityRef(
-            platform=s.platform,  # type: ignore[arg-type]
-            account_id=s.account_platform_id,
-            level="adset",
-            platform_id=s.platform_id,
-            name=s.name,
-        ),
+        entity=series_ref(s),
         currency=s.currency,
         before_micros=s.bid_micros,
         after_micros=after,
