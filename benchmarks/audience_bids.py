@@ -39,7 +39,7 @@ from app import composition
 from app.demo import demo_settings
 from app.sandbox_runner import running_sandbox
 from app.settings import Settings
-from benchmarks.closed_loop import outcome
+from benchmarks.closed_loop import outcome, vs_untouched
 from sandbox.market.changes import UpdateAdSet
 from sandbox.market.config import WorldConfig
 from sandbox.market.market import Market
@@ -190,17 +190,9 @@ def run_seed(job: tuple[int, int]) -> dict[str, Any]:
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    def stat(values: list[float]) -> dict[str, float]:
-        return {
-            k: round(float(f(values)), 3) for k, f in (("mean", np.mean), ("min", np.min), ("max", np.max))
-        }
-
     out: dict[str, Any] = {"seeds": len(runs)}
     for arm in ("audiences", "audiences_bids", "oracle"):
-        out[f"{arm}_conversions_vs_untouched"] = stat(
-            [r[arm]["conversions"] / r["untouched"]["conversions"] for r in runs]
-        )
-        out[f"{arm}_cpa_vs_untouched"] = stat([r[arm]["cpa_usd"] / r["untouched"]["cpa_usd"] for r in runs])
+        out |= vs_untouched(runs, arm, ("conversions", "cpa_usd"))
         out[f"{arm}_changes"] = sum(r[arm]["changes"] for r in runs)
     return out
 

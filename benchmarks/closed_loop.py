@@ -177,23 +177,26 @@ def run_seed(job: tuple[int, int]) -> dict[str, Any]:
     return out
 
 
-def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    def stats(values: list[float]) -> dict[str, float]:
-        return {
+MEASURES = {"conversions": "conversions", "cpa_usd": "cpa", "spend_usd": "spend"}
+
+
+def vs_untouched(
+    runs: list[dict[str, Any]], arm: str, measures: tuple[str, ...] = tuple(MEASURES)
+) -> dict[str, Any]:
+    """Each measure of `arm` as a ratio to the untouched world of the same seed: mean, min and max."""
+    out: dict[str, Any] = {}
+    for m in measures:
+        values = [r[arm][m] / r["untouched"][m] for r in runs]
+        out[f"{arm}_{MEASURES[m]}_vs_untouched"] = {
             k: round(float(f(values)), 3) for k, f in (("mean", np.mean), ("min", np.min), ("max", np.max))
         }
+    return out
 
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {"seeds": len(runs)}
     for policy in ("seed_rules", "graph"):
-        out[f"{policy}_conversions_vs_untouched"] = stats(
-            [r[policy]["conversions"] / r["untouched"]["conversions"] for r in runs]
-        )
-        out[f"{policy}_cpa_vs_untouched"] = stats(
-            [r[policy]["cpa_usd"] / r["untouched"]["cpa_usd"] for r in runs]
-        )
-        out[f"{policy}_spend_vs_untouched"] = stats(
-            [r[policy]["spend_usd"] / r["untouched"]["spend_usd"] for r in runs]
-        )
+        out |= vs_untouched(runs, policy)
     out["graph_applied_per_day"] = round(
         float(np.mean([r["graph"]["applied"] for r in runs])) / runs[0]["days"], 1
     )
